@@ -1,0 +1,83 @@
+"""The dataset card (README.md): YAML the Hub and ``load_dataset`` read, and prose for people."""
+
+from __future__ import annotations
+
+from .constants import DRUM_CLASS_NOTES, SPLITS
+
+_CONFIG_TEXT = {
+    "drums": "one drum or percussion hit per example (GM notes 35-81), balanced over 12 coarse classes",
+    "notes": "one pitched note per example (NSynth-like), balanced over the 16 GM families",
+    "folder": "one-shot samples from a user's folders, one folder per instrument (folder name = label)",
+}
+
+
+def _yaml(meta: dict):
+    from datasets import DatasetInfo, Features, SplitDict, SplitInfo
+    from datasets.info import DatasetInfosDict
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCardData
+
+    card = DatasetCardData(
+        license="other",
+        task_categories=["audio-classification"],
+        tags=["audio", "music", "soundfont", "synthetic", "dub"],
+        pretty_name="dub: rendered, augmented instrument samples",
+    )
+    configs, infos = {}, {}
+    for i, (name, m) in enumerate(sorted(meta.items())):
+        sizes = {s: n for s, n in m["split_sizes"].items() if n}
+        configs[name] = {"data_files": [{"split": s, "path": f"data/{name}/{s}-*.parquet"} for s in sizes]}
+        if i == 0:
+            configs[name]["default"] = True
+        splits = SplitDict()
+        for s, n in sizes.items():
+            splits.add(SplitInfo(name=s, num_examples=n))
+        infos[name] = DatasetInfo(features=Features.from_dict(m["features"]), splits=splits, config_name=name)
+    MetadataConfigs(configs).to_dataset_card_data(card)
+    DatasetInfosDict(infos).to_dataset_card_data(card)
+    return card
+
+
+def dataset_card(meta: dict) -> str:
+    """Card text for a dataset folder whose dub.json is ``meta`` (config name -> record)."""
+    from huggingface_hub import DatasetCard
+
+    lines = ["# dub dataset", "",
+             "Instrument samples rendered from General MIDI SoundFonts (FluidSynth and TinySoundFont, "
+             "their own reverb and chorus off) or read from sample folders, then augmented: every "
+             "augmentation parameter is a column, so effects are labels, not noise. Made by "
+             "[dub](https://github.com/) `dub generate`; the same command and seed give the same bytes.", "",
+             "```python", "from datasets import load_dataset",
+             f"ds = load_dataset(\"<this repo or folder>\", \"{sorted(meta)[0]}\")", "```", ""]
+    for name, m in sorted(meta.items()):
+        spec = m["spec"]
+        lines += [f"## Config `{name}`", "", _CONFIG_TEXT.get(name, ""), "",
+                  "| split | examples |", "| --- | --- |"]
+        lines += [f"| {s} | {m['split_sizes'][s]} |" for s in SPLITS]
+        lines += ["", f"- Made with: `dub generate --config {name} --seed {spec['seed']} "
+                      f"--num-examples {sum(m['split_sizes'].values())}` (dub {m['dub_version']}), "
+                      f"{spec['sample_rate']} Hz, {spec['clip_s']} s clips, engines: {', '.join(spec['engines'])}, "
+                      f"images: {', '.join(spec['images'])}.",
+                  f"- Held out by **{m['split_rule']}**: no instrument source appears in two splits."]
+        for s in SPLITS:
+            srcs = m["sources"].get(s, [])
+            shown = ", ".join(srcs[:12]) + (f" ... ({len(srcs)} in all)" if len(srcs) > 12 else "")
+            lines.append(f"  - {s}: {shown or 'none'}")
+        aug = spec["augment"]
+        lines.append("- Augmentation probabilities: " + ", ".join(
+            f"{k} {v}" for k, v in aug.items() if not isinstance(v, list) and k in (
+                "pitch_shift", "time_stretch", "gain", "distortion", "filter", "chorus", "delay",
+                "reverb", "noise", "mp3")) + ".")
+        if m["soundfonts"]:
+            lines.append("- SoundFonts and their licences (the audio inherits them):")
+            lines += [f"  - {f['file']}: {f['license']}" for f in m["soundfonts"]]
+        if name == "drums":
+            lines.append("- Coarse classes by GM note: " + "; ".join(
+                f"{c} {list(n)}" for c, n in DRUM_CLASS_NOTES.items()) + "; other_percussion: every other note 35-81.")
+        lines.append("")
+    lines += ["## Columns", "",
+              "Audio is 16-bit FLAC. Effect parameters are 0 (or null) when the effect is off; "
+              "`effects` lists the audible effects applied (empty = dry). Images are PNG: `*_image` "
+              "columns hold DFT spectrograms (Hamming, Dolph-Chebyshev windows), a peak spectrum "
+              "(peak-hold magnitude per frequency over the clip) and the log-mel the models use.", ""]
+    return DatasetCard.from_template(_yaml(meta), template_str="---\n{{ card_data }}\n---\n\n" + "\n".join(lines)).content + "\n"

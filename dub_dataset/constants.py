@@ -1,0 +1,101 @@
+"""Every number and label table that dub shares. Derived values are computed here, never retyped."""
+
+# Audio
+SAMPLE_RATE = 16_000  # Hz, the dataset's and the models' default rate
+SILENCE_PEAK = 1e-4  # a render whose absolute peak stays below this (-80 dBFS) "does not sound"
+OUTPUT_PEAK = 0.99  # peak after augmentation is capped here (gain recorded)
+
+# Default clip lengths per config, seconds
+CLIP_S = {"drums": 2.0, "notes": 4.0, "folder": 4.0}
+DRUM_HIT_HOLD_S = 0.1  # a drum hit's note-off comes this long after its note-on
+RELEASE_S = 1.0  # notes: at least this much of the clip follows the note-off
+
+# Spectrograms (one set of numbers for images and models)
+N_FFT = 512  # DFT size, samples: 32 ms at 16 kHz, 31.25 Hz bins
+HOP = 160  # samples: 10 ms at 16 kHz, 100 frames per second
+FRAMES_PER_S = SAMPLE_RATE // HOP
+WIN_LENGTH = 400  # log-mel window, samples: 25 ms at 16 kHz (AST's framing)
+N_MELS = 128
+MEL_FMIN_HZ = 20.0
+DOLPH_ATTENUATION_DB = 100.0  # side-lobe level of the Dolph-Chebyshev window
+IMAGE_DYNAMIC_RANGE_DB = 80.0  # images map [max - 80 dB, max] to 0..255
+PEAK_IMAGE_HEIGHT = 128  # pixels of the peak-spectrum bar image
+IMAGE_KINDS = ("logmel", "hamming", "dolph", "peak")
+
+# General MIDI
+GM_FAMILIES = (
+    "piano", "chromatic_percussion", "organ", "guitar", "bass", "strings", "ensemble", "brass",
+    "reed", "pipe", "synth_lead", "synth_pad", "synth_effects", "ethnic", "percussive",
+    "sound_effects",
+)
+PROGRAMS_PER_FAMILY = 8
+NUM_PROGRAMS = len(GM_FAMILIES) * PROGRAMS_PER_FAMILY  # 128
+DRUM_BANK = 128  # SoundFont bank of GM percussion kits
+DRUM_CHANNEL = 9  # 0-based: MIDI channel 10
+DRUM_NOTE_MIN, DRUM_NOTE_MAX = 35, 81  # GM percussion key map, inclusive
+DRUM_NOTES = tuple(range(DRUM_NOTE_MIN, DRUM_NOTE_MAX + 1))
+
+# Coarse drum classes by GM note; every other note 35-81 is "other_percussion".
+DRUM_CLASS_NOTES = {
+    "kick": (35, 36),
+    "snare": (38, 40),
+    "side_stick": (37,),
+    "clap": (39,),
+    "closed_hihat": (42, 44),
+    "open_hihat": (46,),
+    "tom_low": (41, 43, 45),
+    "tom_mid": (47, 48),
+    "tom_high": (50,),
+    "crash": (49, 52, 55, 57),
+    "ride": (51, 53, 59),
+}
+DRUM_CLASSES = (*DRUM_CLASS_NOTES, "other_percussion")
+DRUM_CLASS_OF_NOTE = {
+    note: next((c for c, notes in DRUM_CLASS_NOTES.items() if note in notes), "other_percussion")
+    for note in DRUM_NOTES
+}
+
+# Playable pitch range per family (MIDI, inclusive): where GM instruments sound natural.
+FAMILY_PITCH_RANGE = {
+    "piano": (21, 108), "chromatic_percussion": (48, 96), "organ": (36, 96), "guitar": (40, 88),
+    "bass": (28, 67), "strings": (36, 96), "ensemble": (36, 96), "brass": (40, 84),
+    "reed": (40, 88), "pipe": (55, 96), "synth_lead": (36, 96), "synth_pad": (36, 96),
+    "synth_effects": (36, 96), "ethnic": (40, 88), "percussive": (36, 84),
+    "sound_effects": (36, 84),
+}
+VELOCITY_RANGE = (20, 127)
+
+# Splits
+SPLITS = ("train", "validation", "test")
+SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
+# Whole SoundFonts held out (NSynth holds out instruments). Keys: lower-case file stem.
+SOUNDFONT_SPLIT = {
+    "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
+    "red_zeppelin_4_lv2": "train", "sf_gmbank": "validation", "timgm6mb": "test",
+    "black_pearl_4_lv2": "test",
+}
+# Licences of the SoundFonts Debian ships, for the dataset card. Keys: lower-case file stem.
+SOUNDFONT_LICENSE = {
+    "fluidr3_gm": "MIT (Frank Wen, Debian fluid-soundfont-gm)",
+    "musescore_general": "MIT (S. Christian Collins, Debian musescore-general-soundfont)",
+    "musescore_general_full": "MIT (S. Christian Collins, Debian musescore-general-soundfont)",
+    "timgm6mb": "GPL-2 (Tim Brechbill, Debian timgm6mb-soundfont)",
+    "sf_gmbank": "LGPL-2.1+ (Csound, Debian csound-soundfont)",
+    "black_pearl_4_lv2": "GPL-2+ (AVL Drumkits, Debian avldrums.lv2-soundfont)",
+    "red_zeppelin_4_lv2": "GPL-2+ (AVL Drumkits, Debian avldrums.lv2-soundfont)",
+}
+SOUNDFONT_DIRS = (
+    "/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts",
+    "/usr/share/samples", "/usr/lib/lv2/avldrums.lv2", "/usr/local/share/soundfonts",
+    "~/.local/share/soundfonts",
+)
+SOUNDFONT_SUFFIXES = (".sf2", ".sf3")
+AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aiff", ".aif")
+
+# Augmentation: the multi-label "effects" column names (dry = empty list)
+EFFECTS = ("reverb", "delay", "chorus", "lowpass", "highpass", "bandpass", "distortion")
+FILTER_TYPES = ("none", "lowpass", "highpass", "bandpass")
+
+ENGINES = ("fluidsynth", "tinysoundfont")
+EXAMPLES_PER_FILE = 1000  # rows per Parquet file
+ROW_GROUP_SIZE = 100  # rows per Parquet row group (the Hub's viewer reads media in small groups)

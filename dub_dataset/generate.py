@@ -1,0 +1,229 @@
+"""Build a dub dataset in the Hub's layout, in parallel, atomically and resumably.
+
+Layout of ``out`` (what ``push_to_hub`` publishes and ``load_dataset(out, config)`` reads)::
+
+    README.md                                  card: YAML configs/features/splits + how it was made
+    dub.json                                   each config's Spec and plan, to redo it exactly
+    data/<config>/<split>-NNNNN-of-NNNNN.parquet
+
+Work is cut into *units*, one Parquet file each (EXAMPLES_PER_FILE rows); ``num_proc`` processes
+share the units, and ``--shard I --num-shards N`` keeps every N-th unit, so N machines write
+disjoint files of the same dataset, merged by copying them into one folder. Units are written
+into ``.dub-staging/<config>-<plan hash>/`` (each file written, then renamed); a rerun of an
+interrupted build skips finished units. A complete build replaces ``data/<config>`` in one rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing as mp
+import os
+import shutil
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from .constants import EXAMPLES_PER_FILE, ROW_GROUP_SIZE, SPLIT_FRACTIONS, SPLITS
+from .sources import Maker, Spec, make_maker
+
+STAGING = ".dub-staging"
+
+
+@dataclass(frozen=True)
+class Unit:
+    split: str
+    file_index: int
+    num_files: int
+    start: int  # first example index in the split
+    stop: int
+
+    @property
+    def filename(self) -> str:
+        return f"{self.split}-{self.file_index:05d}-of-{self.num_files:05d}.parquet"
+
+
+def split_sizes(num_examples: int, fractions=SPLIT_FRACTIONS) -> dict[str, int]:
+    if num_examples < 1:
+        raise ValueError(f"--num-examples must be at least 1, got {num_examples}")
+    val, test = (round(num_examples * f) for f in fractions[1:])
+    return {"train": num_examples - val - test, "validation": val, "test": test}
+
+
+def plan_units(sizes: dict[str, int], examples_per_file: int = EXAMPLES_PER_FILE) -> list[Unit]:
+    units = []
+    for split in SPLITS:
+        n = sizes.get(split, 0)
+        k = math.ceil(n / examples_per_file)
+        for i in range(k):
+            units.append(Unit(split, i, k, i * examples_per_file, min(n, (i + 1) * examples_per_file)))
+    return units
+
+
+def plan_hash(spec: Spec, sizes: dict[str, int], examples_per_file: int) -> str:
+    blob = json.dumps({"spec": spec.to_dict(), "sizes": sizes, "per_file": examples_per_file}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:12]
+
+
+# -- worker side -----------------------------------------------------------------------------
+_maker: Maker | None = None
+
+
+def _init_worker(spec_dict: dict) -> None:
+    global _maker
+    _maker = make_maker(Spec.from_dict(spec_dict))
+
+
+def write_unit(maker: Maker, unit: Unit, folder: Path) -> int:
+    """Make one unit's rows and write its Parquet file atomically. Returns the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    final = folder / unit.filename
+    if final.exists():
+        return 0  # finished by an earlier, interrupted run of the same plan
+    schema = maker.features().arrow_schema
+    tmp = folder / f".{unit.filename}.{os.getpid()}.tmp"
+    with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for lo in range(unit.start, unit.stop, ROW_GROUP_SIZE):
+            rows = [maker.make(unit.split, i) for i in range(lo, min(unit.stop, lo + ROW_GROUP_SIZE))]
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=ROW_GROUP_SIZE)
+    os.replace(tmp, final)
+    return unit.stop - unit.start
+
+
+def _run_unit(args) -> int:
+    unit, folder = args
+    return write_unit(_maker, unit, Path(folder))
+
+
+# -- driver side -----------------------------------------------------------------------------
+def generate(spec: Spec, num_examples: int, out: str | os.PathLike, num_proc: int = 1,
+             shard: int = 0, num_shards: int = 1, examples_per_file: int = EXAMPLES_PER_FILE,
+             progress: bool = True) -> Path:
+    """Write ``num_examples`` examples of ``spec.config`` into ``out`` (see module docstring)."""
+    from tqdm.auto import tqdm
+
+    if not 0 <= shard < num_shards:
+        raise ValueError(f"--shard must be in [0, {num_shards}), got {shard}")
+    if num_proc < 1:
+        raise ValueError(f"--num-proc must be at least 1, got {num_proc}")
+    out = Path(out)
+    maker = make_maker(spec)  # validates SoundFonts/folders before any work starts
+    sizes = split_sizes(num_examples)
+    for split, n in sizes.items():
+        if n and not maker.sources_in(split):
+            raise ValueError(f"split {split!r} would have {n} examples but no source instrument "
+                             f"(split rule: {maker.split_rule}): give more SoundFonts or sample files")
+    units = plan_units(sizes, examples_per_file)
+    mine = [u for k, u in enumerate(units) if k % num_shards == shard]
+    digest = plan_hash(spec, sizes, examples_per_file)
+    staging = out / STAGING / f"{spec.config}-{digest}"
+    staging.mkdir(parents=True, exist_ok=True)
+    for stale in staging.glob(".*.tmp"):  # half-written files of an interrupted run
+        stale.unlink()
+    todo = [u for u in mine if not (staging / u.filename).exists()]
+    bar = tqdm(total=sum(u.stop - u.start for u in mine), initial=sum(u.stop - u.start for u in mine if u not in todo),
+               desc=f"dub generate {spec.config}", unit="ex", disable=not progress)
+    if num_proc == 1 or len(todo) <= 1:
+        for u in todo:
+            bar.update(write_unit(maker, u, staging))
+    else:
+        # spawn: FluidSynth and torch threads do not survive fork. A worker that dies raises
+        # BrokenProcessPool here instead of being respawned forever.
+        with ProcessPoolExecutor(min(num_proc, len(todo)), mp_context=mp.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(spec.to_dict(),)) as pool:
+            for n in pool.map(_run_unit, [(u, str(staging)) for u in todo]):
+                bar.update(n)
+    bar.close()
+
+    target = out / "data" / spec.config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if num_shards == 1:
+        old = out / STAGING / f"{spec.config}-replaced"
+        shutil.rmtree(old, ignore_errors=True)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        target.mkdir(exist_ok=True)
+        wanted = {u.filename for u in units}
+        for f in target.glob("*.parquet"):
+            if f.name not in wanted:  # files of an earlier plan with other file counts
+                f.unlink()
+        for u in mine:
+            os.replace(staging / u.filename, target / u.filename)
+        shutil.rmtree(staging, ignore_errors=True)
+    _record(out, maker, sizes, digest, examples_per_file, num_shards)
+    staging_root = out / STAGING
+    if staging_root.exists() and not any(staging_root.iterdir()):
+        staging_root.rmdir()
+    return out
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shards) -> None:
+    from . import __version__
+    from .card import dataset_card
+
+    meta_path = out / "dub.json"
+    meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    fonts = getattr(maker, "fonts", [])
+    meta[maker.spec.config] = {
+        "spec": maker.spec.to_dict(), "split_sizes": sizes, "plan_hash": digest,
+        "examples_per_file": examples_per_file, "num_shards": num_shards, "split_rule": maker.split_rule,
+        "sources": maker.describe(), "dub_version": __version__,
+        "soundfonts": [{"name": f.name, "file": Path(f.path).name, "license": f.license} for f in fonts],
+        "features": maker.features().to_dict(),
+    }
+    _atomic_write(meta_path, json.dumps(meta, indent=1))
+    _atomic_write(out / "README.md", dataset_card(meta))
+
+
+def push_to_hub(out: str | os.PathLike, repo_id: str, token: str | None = None, private: bool = False) -> str:
+    """Publish the folder exactly as written (Parquet shards, card, dub.json) to a dataset repo."""
+    from huggingface_hub import HfApi
+
+    out = Path(out)
+    if not (out / "README.md").exists():
+        raise ValueError(f"{out}: not a dub dataset folder (no README.md card); run dub generate first")
+    api = HfApi(token=token)
+    try:
+        api.create_repo(repo_id, repo_type="dataset", private=private, exist_ok=True)
+        info = api.upload_folder(folder_path=str(out), repo_id=repo_id, repo_type="dataset",
+                                 ignore_patterns=[f"{STAGING}/*", ".*"],
+                                 commit_message="dub generate")
+    except Exception as e:
+        raise RuntimeError(f"push to the Hub dataset repo {repo_id!r} failed: {e}") from e
+    return str(getattr(info, "commit_url", info))
+
+
+# -- streaming -------------------------------------------------------------------------------
+def _stream_rows(spec_dict: dict, blocks: list[tuple[str, int, int]]):
+    maker = make_maker(Spec.from_dict(spec_dict))
+    for split, start, stop in blocks:
+        for i in range(start, stop):
+            yield maker.make(split, i)
+
+
+def iterable_dataset(spec: Spec, split: str = "train", num_examples: int = 10**7, block: int = 256):
+    """The generator as a ``datasets.IterableDataset``: fresh examples on the fly, nothing stored.
+
+    Blocks of example indices are the shards, so DataLoader workers (or ``split_dataset_by_node``)
+    share them without overlap. Change ``spec.seed`` for a new draw of every example (per epoch).
+    """
+    from datasets import IterableDataset
+
+    maker = make_maker(spec)
+    if not maker.sources_in(split):
+        raise ValueError(f"split {split!r} has no source instrument (split rule: {maker.split_rule})")
+    blocks = [(split, lo, min(num_examples, lo + block)) for lo in range(0, num_examples, block)]
+    return IterableDataset.from_generator(
+        _stream_rows, features=maker.features(), gen_kwargs={"spec_dict": spec.to_dict(), "blocks": blocks})

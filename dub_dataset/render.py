@@ -1,0 +1,191 @@
+"""Offline SoundFont rendering, straight at the dataset's sample rate.
+
+Two engines render the same note lists: FluidSynth (pyfluidsynth) and TinySoundFont. Their
+interpolation, envelopes and filters differ, so the same preset sounds a little different in each:
+timbre variety for training. Both have their own reverb and chorus off (FluidSynth) or absent
+(TinySoundFont): every effect in a dub example comes from the augmentation step and is labelled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .constants import DRUM_BANK, DRUM_CHANNEL, ENGINES, SAMPLE_RATE
+from .soundfonts import Preset, SoundFontError
+
+PITCH_BEND_RANGE_CENTS = 200.0  # both engines' default pitch-wheel range: 2 semitones
+FLUIDSYNTH_GAIN = 0.8  # matches TinySoundFont's 0 dB output level within ~1 dB
+
+
+@dataclass(frozen=True)
+class Note:
+    """One note: onset and offset in seconds, MIDI pitch, MIDI velocity 1-127."""
+
+    onset_s: float
+    offset_s: float
+    pitch: int
+    velocity: int
+
+
+class EngineError(RuntimeError):
+    """A synthesis engine is missing or failed."""
+
+
+class _Engine:
+    name = ""
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE):
+        self.sample_rate = sample_rate
+        self._fonts: dict[str, int] = {}
+
+    def _sfid(self, path: str) -> int:
+        if path not in self._fonts:
+            try:
+                sfid = self._load(path)
+            except Exception as e:  # both bindings raise their own types
+                raise SoundFontError(f"{path}: {self.name} could not load this SoundFont ({e})") from e
+            if sfid is None or sfid < 0:
+                raise SoundFontError(f"{path}: {self.name} could not load this SoundFont")
+            self._fonts[path] = sfid
+        return self._fonts[path]
+
+    def render(self, font_path: str, preset: Preset, notes: list[Note], duration_s: float,
+               drum: bool = False, bend_cents: float = 0.0) -> np.ndarray:
+        """Mono float32 audio of ``duration_s`` seconds: ``notes`` played on ``preset``.
+
+        ``bend_cents`` detunes the whole render through the pitch wheel (exact, no resampling).
+        """
+        n_total = int(round(duration_s * self.sample_rate))
+        chan = DRUM_CHANNEL if drum else 0
+        self._select(chan, self._sfid(font_path), preset, drum)
+        bend = int(round(np.clip(bend_cents / PITCH_BEND_RANGE_CENTS, -1, 1) * 8191))
+        self._bend(chan, bend)
+        events = sorted(
+            [(int(round(n.onset_s * self.sample_rate)), 1, n) for n in notes]
+            + [(int(round(n.offset_s * self.sample_rate)), 0, n) for n in notes],
+            key=lambda e: (e[0], e[1]),  # note-offs before note-ons at the same sample
+        )
+        out = []
+        pos = 0
+        for at, is_on, note in events:
+            at = min(max(at, pos), n_total)
+            if at > pos:
+                out.append(self._generate(at - pos))
+                pos = at
+            if is_on:
+                self._on(chan, note.pitch, int(np.clip(note.velocity, 1, 127)))
+            else:
+                self._off(chan, note.pitch)
+        if n_total > pos:
+            out.append(self._generate(n_total - pos))
+        self._silence(chan)
+        self._bend(chan, 0)
+        audio = np.concatenate(out) if out else np.zeros(0, np.float32)
+        return np.ascontiguousarray(audio[:n_total], dtype=np.float32)
+
+
+class FluidSynthEngine(_Engine):
+    name = "fluidsynth"
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE):
+        super().__init__(sample_rate)
+        try:
+            import fluidsynth
+        except (ImportError, OSError) as e:
+            raise EngineError(
+                "FluidSynth is not available: install libfluidsynth3 (apt) and pyfluidsynth "
+                f"(scripts/setup.sh does both), or use --engine tinysoundfont ({e})"
+            ) from e
+        self._synth = fluidsynth.Synth(
+            gain=FLUIDSYNTH_GAIN, samplerate=float(sample_rate),
+            **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores": 1,
+               "synth.audio-channels": 1, "synth.polyphony": 256},
+        )
+
+    def _load(self, path):
+        return self._synth.sfload(path, update_midi_preset=0)
+
+    def _select(self, chan, sfid, preset, drum):
+        if self._synth.program_select(chan, sfid, preset.bank, preset.program) != 0:
+            raise SoundFontError(f"preset {preset.bank}:{preset.program} '{preset.name}' not found by fluidsynth")
+
+    def _bend(self, chan, value):
+        self._synth.pitch_bend(chan, value)
+
+    def _on(self, chan, pitch, velocity):
+        self._synth.noteon(chan, pitch, velocity)
+
+    def _off(self, chan, pitch):
+        self._synth.noteoff(chan, pitch)
+
+    def _silence(self, chan):
+        self._synth.all_sounds_off(chan)
+
+    def _generate(self, n):
+        stereo = self._synth.get_samples(n)  # interleaved int16
+        return stereo.reshape(-1, 2).mean(axis=1, dtype=np.float32) / 32768.0
+
+
+class TinySoundFontEngine(_Engine):
+    name = "tinysoundfont"
+
+    def __init__(self, sample_rate: int = SAMPLE_RATE):
+        super().__init__(sample_rate)
+        try:
+            import tinysoundfont
+        except ImportError as e:
+            raise EngineError("tinysoundfont is not installed: pip install --no-deps tinysoundfont") from e
+        self._synth = tinysoundfont.Synth(samplerate=sample_rate)
+
+    def _load(self, path):
+        return self._synth.sfload(path)
+
+    def _select(self, chan, sfid, preset, drum):
+        bank = 0 if preset.bank == DRUM_BANK else preset.bank
+        try:
+            self._synth.program_select(chan, sfid, bank, preset.program, is_drums=preset.bank == DRUM_BANK)
+        except RuntimeError as e:
+            raise SoundFontError(f"preset {preset.bank}:{preset.program} '{preset.name}': {e}") from e
+
+    def _bend(self, chan, value):
+        self._synth.pitchbend(chan, 8192 + value)
+
+    def _on(self, chan, pitch, velocity):
+        self._synth.noteon(chan, pitch, velocity)
+
+    def _off(self, chan, pitch):
+        self._synth.noteoff(chan, pitch)
+
+    def _silence(self, chan):
+        self._synth.sounds_off(chan)
+
+    def _generate(self, n):
+        stereo = np.frombuffer(self._synth.generate(n), dtype=np.float32)
+        return stereo.reshape(-1, 2).mean(axis=1)
+
+
+_ENGINE_CLASSES = {"fluidsynth": FluidSynthEngine, "tinysoundfont": TinySoundFontEngine}
+_engines: dict[tuple[str, int], _Engine] = {}
+
+
+def get_engine(name: str, sample_rate: int = SAMPLE_RATE) -> _Engine:
+    """One engine per (name, rate) per process: SoundFonts stay loaded between renders."""
+    if name not in _ENGINE_CLASSES:
+        raise ValueError(f"unknown engine {name!r}: choose from {', '.join(ENGINES)}")
+    key = (name, sample_rate)
+    if key not in _engines:
+        _engines[key] = _ENGINE_CLASSES[name](sample_rate)
+    return _engines[key]
+
+
+def available_engines() -> list[str]:
+    names = []
+    for name in ENGINES:
+        try:
+            get_engine(name)
+            names.append(name)
+        except EngineError:
+            pass
+    return names

@@ -1,0 +1,168 @@
+"""Find SoundFonts and list their presets, without loading a synthesizer.
+
+A SoundFont (.sf2, or .sf3 with Ogg-compressed samples) is a RIFF file whose ``pdta`` list
+holds a ``phdr`` chunk: 38-byte preset headers (name, preset number, bank). Reading those is
+enough to know which GM programs and percussion kits a file offers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from .constants import DRUM_BANK, SOUNDFONT_DIRS, SOUNDFONT_LICENSE, SOUNDFONT_SPLIT, SOUNDFONT_SUFFIXES, SPLITS
+
+
+# Kit names that do not follow the GM key map (sound-effect sets, MT-32 sets, marching kits).
+NON_GM_KIT_WORDS = ("sfx", "cm-64", "cm64", "mt-32", "metronome", "marching")
+
+
+class SoundFontError(ValueError):
+    """A SoundFont file is missing, unreadable or not a SoundFont."""
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    bank: int
+    program: int
+
+    @property
+    def is_drum_kit_bank(self) -> bool:
+        return self.bank == DRUM_BANK
+
+
+@dataclass(frozen=True)
+class SoundFont:
+    path: str
+    presets: tuple[Preset, ...]
+
+    @property
+    def name(self) -> str:
+        """File stem, the SoundFont's identity in labels and splits (e.g. ``TimGM6mb``)."""
+        return Path(self.path).stem
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @property
+    def license(self) -> str:
+        return SOUNDFONT_LICENSE.get(self.key, "unknown: check the SoundFont's own licence")
+
+    def melodic(self) -> list[Preset]:
+        """GM melodic presets: bank 0, one per program (none in a kit-only font)."""
+        return [] if self.is_kit_only() else [p for p in self.presets if p.bank == 0]
+
+    def drum_kits(self) -> list[Preset]:
+        """Percussion kits: bank 128, or a kit-only font's bank 0 presets (e.g. the AVL kits)."""
+        kits = [p for p in self.presets if p.bank == DRUM_BANK]
+        if not kits and self.is_kit_only():
+            kits = [p for p in self.presets if p.bank == 0]
+        # Kits whose keys do not follow the GM percussion map would mislabel every hit.
+        return [k for k in kits if not any(w in k.name.lower() for w in NON_GM_KIT_WORDS)]
+
+    def is_kit_only(self) -> bool:
+        """Fonts such as AVL Drumkits put their kits at bank 0 and have no GM melodic set."""
+        names = [self.key] + [p.name.lower() for p in self.presets]
+        return (not any(p.bank == DRUM_BANK for p in self.presets) and len(self.presets) <= 4
+                and any(w in n for n in names for w in ("kit", "drum", "lv2", "4pc")))
+
+
+def _chunks(data: bytes, start: int, end: int):
+    pos = start
+    while pos + 8 <= end:
+        cid, size = struct.unpack_from("<4sI", data, pos)
+        yield cid, pos + 8, size
+        pos += 8 + size + (size & 1)
+
+
+@lru_cache(maxsize=64)
+def _read_presets(path: str, mtime_ns: int) -> tuple[Preset, ...]:
+    with open(path, "rb") as f:
+        head = f.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+            raise SoundFontError(f"{path}: not a SoundFont (no RIFF 'sfbk' header)")
+        data = head + f.read()
+    for cid, pos, size in _chunks(data, 12, len(data)):
+        if cid == b"LIST" and data[pos:pos + 4] == b"pdta":
+            for sub, spos, ssize in _chunks(data, pos + 4, pos + size):
+                if sub == b"phdr":
+                    presets = []
+                    for off in range(spos, spos + ssize - 38, 38):  # last record is the EOP terminal
+                        name, program, bank = struct.unpack_from("<20sHH", data, off)
+                        presets.append(Preset(name.split(b"\0")[0].decode("latin-1").strip(), bank, program))
+                    if not presets:
+                        break
+                    return tuple(sorted(set(presets), key=lambda p: (p.bank, p.program, p.name)))
+    raise SoundFontError(f"{path}: SoundFont has no preset headers (truncated or corrupt 'pdta' list)")
+
+
+def load_soundfont(path: str | os.PathLike) -> SoundFont:
+    """Read a SoundFont's preset table. Raises SoundFontError naming the file on any problem."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise SoundFontError(f"{p}: SoundFont not found")
+    if p.suffix.lower() not in SOUNDFONT_SUFFIXES:
+        raise SoundFontError(f"{p}: not a SoundFont file name (expected {', '.join(SOUNDFONT_SUFFIXES)})")
+    try:
+        presets = _read_presets(str(p.resolve()), p.stat().st_mtime_ns)
+    except OSError as e:
+        raise SoundFontError(f"{p}: cannot read SoundFont ({e.strerror})") from e
+    return SoundFont(str(p.resolve()), presets)
+
+
+def _fingerprint(path: Path) -> tuple[int, str]:
+    with open(path, "rb") as f:
+        return path.stat().st_size, hashlib.sha1(f.read(1 << 20)).hexdigest()
+
+
+def discover_soundfonts(dirs: tuple[str, ...] = SOUNDFONT_DIRS) -> list[SoundFont]:
+    """SoundFonts in the standard system folders, each file once (symlinks and copies removed)."""
+    seen: dict[tuple[int, str], Path] = {}
+    for d in dirs:
+        folder = Path(d).expanduser()
+        if not folder.is_dir():
+            continue
+        for f in sorted(folder.iterdir()):
+            if f.suffix.lower() not in SOUNDFONT_SUFFIXES or not f.is_file() or f.is_symlink():
+                continue
+            fp = _fingerprint(f)
+            # Prefer the shorter, canonical name when the same file is installed twice.
+            if fp not in seen or len(f.stem) < len(seen[fp].stem):
+                seen[fp] = f
+    fonts = []
+    for f in sorted(seen.values(), key=lambda f: f.stem.lower()):
+        try:
+            fonts.append(load_soundfont(f))
+        except SoundFontError:
+            continue  # an unreadable system file is skipped in discovery; explicit paths raise
+    return fonts
+
+
+def resolve_soundfonts(paths: list[str] | None) -> list[SoundFont]:
+    """The SoundFonts to render: explicit paths (each must load) or all discovered ones."""
+    if paths:
+        return [load_soundfont(p) for p in paths]
+    fonts = discover_soundfonts()
+    if not fonts:
+        raise SoundFontError(
+            "no SoundFont found in " + ", ".join(SOUNDFONT_DIRS)
+            + ": install one (scripts/setup.sh does) or pass --soundfont PATH"
+        )
+    return fonts
+
+
+def stable_split(key: str) -> str:
+    """A split for a source not in the fixed table: crc32 buckets, 80/10/10, stable everywhere."""
+    bucket = zlib.crc32(key.encode()) % 10
+    return SPLITS[0] if bucket < 8 else SPLITS[1] if bucket == 8 else SPLITS[2]
+
+
+def soundfont_split(font: SoundFont) -> str:
+    return SOUNDFONT_SPLIT.get(font.key, stable_split(font.key))

@@ -1,0 +1,345 @@
+"""What each config samples from, and how one example is made.
+
+A *source* is one sampled instrument: a SoundFont preset (a GM program or a percussion kit) or a
+user's sample file. Sources, not examples, are assigned to splits, so no instrument is heard in
+two splits (as NSynth holds out instruments):
+
+- ``split_by="soundfont"``: whole SoundFonts by the table in constants.SOUNDFONT_SPLIT
+  (FluidR3_GM, MuseScore_General, Red_Zeppelin train; sf_GMbank validation; TimGM6mb,
+  Black_Pearl test); unknown fonts by a stable hash.
+- ``split_by="preset"``: presets of the given fonts, ranked by a stable hash: one in ten to test,
+  one in ten to validation (at least one each when there are three or more), the rest to train.
+- ``"auto"``: by SoundFont when that fills all three splits, else by preset.
+
+Example ``i`` of a split draws everything from ``numpy.random.default_rng([seed, split, i])``:
+the dataset does not depend on how the work is divided among processes or machines.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import effects
+from .audio_io import AudioError, encode_flac, load_audio
+from .constants import (
+    AUDIO_SUFFIXES, CLIP_S, DRUM_CLASS_OF_NOTE, DRUM_CLASSES, DRUM_HIT_HOLD_S, DRUM_NOTE_MIN,
+    DRUM_NOTES, ENGINES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, PROGRAMS_PER_FAMILY,
+    RELEASE_S, SAMPLE_RATE, SILENCE_PEAK, SPLITS, VELOCITY_RANGE,
+)
+from .features import check_config, features_for, image_column
+from .render import Note, get_engine
+from .soundfonts import Preset, SoundFont, resolve_soundfonts, soundfont_split
+from .spectrogram import image, png_bytes
+
+MAX_ATTEMPTS = 12  # redraws before a source that never sounds is an error
+
+
+@dataclass
+class Spec:
+    """Everything that determines a generated config. Same Spec, same bytes."""
+
+    config: str
+    seed: int = 0
+    sample_rate: int = SAMPLE_RATE
+    clip_s: float | None = None  # None: constants.CLIP_S[config]
+    soundfonts: list[str] | None = None  # None: every SoundFont found on the system
+    sample_dir: str | None = None  # the folder config's root
+    engines: tuple[str, ...] = ENGINES
+    images: tuple[str, ...] = IMAGE_KINDS
+    augment: effects.AugmentConfig = field(default_factory=effects.AugmentConfig)
+    split_by: str = "auto"
+
+    def __post_init__(self):
+        check_config(self.config)
+        if self.clip_s is None:
+            self.clip_s = CLIP_S[self.config]
+        if self.clip_s <= 0:
+            raise ValueError(f"clip length must be positive, got {self.clip_s} s")
+        for e in self.engines:
+            if e not in ENGINES:
+                raise ValueError(f"unknown engine {e!r}: choose from {', '.join(ENGINES)}")
+        if self.split_by not in ("auto", "soundfont", "preset"):
+            raise ValueError(f"split_by must be auto, soundfont or preset, not {self.split_by!r}")
+        if self.config == "folder" and not self.sample_dir:
+            raise ValueError("the folder config needs --sample-dir DIR (one sub-folder per instrument)")
+        self.engines, self.images = tuple(self.engines), tuple(self.images)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["augment"] = self.augment.to_dict()
+        d["engines"], d["images"] = list(self.engines), list(self.images)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Spec":
+        d = dict(d)
+        aug = dict(d.pop("augment", {}))
+        if "time_stretch_range" in aug:
+            aug["time_stretch_range"] = tuple(aug["time_stretch_range"])
+        return cls(augment=effects.AugmentConfig(**aug), **d)
+
+
+def _rank_split(keys: list[str]) -> dict[str, str]:
+    """Hold out sources by a stable hash rank: ~10 % test, ~10 % validation, the rest train."""
+    ranked = sorted(keys, key=lambda k: (zlib.crc32(k.encode()), k))
+    n = len(ranked)
+    n_test = n_val = max(1, round(0.1 * n)) if n >= 3 else 0
+    out = {}
+    for i, k in enumerate(ranked):
+        out[k] = "test" if i < n_test else "validation" if i < n_test + n_val else "train"
+    return out
+
+
+def _assign(sources: list[tuple[SoundFont, Preset]], split_by: str) -> tuple[dict[str, list], str]:
+    """Sources by split, and the rule that was used."""
+    def by_font():
+        return {s: [src for src in sources if soundfont_split(src[0]) == s] for s in SPLITS}
+
+    if split_by in ("auto", "soundfont"):
+        splits = by_font()
+        if split_by == "soundfont" or all(splits.values()):
+            return splits, "soundfont"
+    keys = {f"{f.name}:{p.bank}:{p.program}": (f, p) for f, p in sources}
+    ranks = _rank_split(sorted(keys))
+    return {s: [keys[k] for k in sorted(keys) if ranks[k] == s] for s in SPLITS}, "preset"
+
+
+class Maker:
+    """Makes example rows of one config. Build once per process; ``make`` is pure per index."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.sr = spec.sample_rate
+        self.n_samples = int(round(spec.clip_s * self.sr))
+        self.split_rule = ""
+        self.labels: list[str] | None = None
+
+    # -- shared -----------------------------------------------------------------------------
+    def features(self):
+        return features_for(self.spec.config, self.sr, self.spec.images, self.labels)
+
+    def rng(self, split: str, index: int) -> np.random.Generator:
+        return np.random.default_rng([self.spec.seed, SPLITS.index(split), index])
+
+    def sources_in(self, split: str) -> list:
+        raise NotImplementedError
+
+    def make(self, split: str, index: int) -> dict:
+        raise NotImplementedError
+
+    def _finish(self, row: dict, audio: np.ndarray, params: dict, rng, pitch_applied: bool) -> dict:
+        """Augment, encode audio and images, and add the columns every config shares."""
+        audio = effects.apply(audio, self.sr, params, rng, pitch_applied=pitch_applied)
+        row["audio"] = {"bytes": encode_flac(audio, self.sr), "path": None}
+        row["effects"] = [effects.EFFECTS_INDEX[e] for e in effects.effect_labels(params)]
+        row.update(params)
+        for kind in self.spec.images:
+            row[image_column(kind)] = {"bytes": png_bytes(image(audio, kind, self.sr)), "path": None}
+        return row
+
+    def describe(self) -> dict:
+        """Sources per split, for the dataset card."""
+        return {s: sorted({self._source_name(x) for x in self.sources_in(s)}) for s in SPLITS}
+
+    def _source_name(self, src) -> str:
+        f, p = src
+        return f"{f.name} / {p.name} ({p.bank}:{p.program})"
+
+
+class _SoundFontMaker(Maker):
+    def __init__(self, spec: Spec):
+        super().__init__(spec)
+        self.fonts = resolve_soundfonts(spec.soundfonts)
+        self.engines = [get_engine(e, self.sr) for e in spec.engines]
+
+    def _render(self, engine, font, preset, notes, drum, bend_cents) -> np.ndarray:
+        return engine.render(font.path, preset, notes, self.spec.clip_s, drum=drum, bend_cents=bend_cents)
+
+    def _common(self, font: SoundFont, preset: Preset, engine) -> dict:
+        return {"instrument": preset.name, "soundfont": font.name, "bank": preset.bank,
+                "preset": preset.program, "engine": engine.name}
+
+
+class DrumMaker(_SoundFontMaker):
+    """One drum or percussion hit per example, balanced over the 12 coarse classes."""
+
+    def __init__(self, spec: Spec):
+        super().__init__(spec)
+        kits = [(f, k) for f in self.fonts for k in f.drum_kits()]
+        if not kits:
+            raise ValueError("no percussion kit in " + ", ".join(f.path for f in self.fonts)
+                             + " (bank 128, or a kit-only font such as the AVL drumkits)")
+        self.by_split, self.split_rule = _assign(kits, spec.split_by)
+        self._sounding: dict[tuple[str, int, int], list[int]] = {}
+        self._candidates: dict[str, dict[str, list]] = {}
+
+    def sources_in(self, split):
+        return self.by_split[split]
+
+    def sounding_notes(self, font: SoundFont, kit: Preset) -> list[int]:
+        """GM notes 35-81 that sound in this kit: kit-only fonts cover part of the key range."""
+        key = (font.path, kit.bank, kit.program)
+        if key not in self._sounding:
+            engine = self.engines[0]
+            self._sounding[key] = [
+                n for n in DRUM_NOTES
+                if np.abs(engine.render(font.path, kit, [Note(0.0, DRUM_HIT_HOLD_S, n, 100)], 0.25,
+                                        drum=True)).max() > SILENCE_PEAK
+            ]
+        return self._sounding[key]
+
+    def candidates(self, split: str) -> dict[str, list]:
+        if split not in self._candidates:
+            by_class: dict[str, list] = {c: [] for c in DRUM_CLASSES}
+            for font, kit in self.by_split[split]:
+                for n in self.sounding_notes(font, kit):
+                    by_class[DRUM_CLASS_OF_NOTE[n]].append((font, kit, n))
+            self._candidates[split] = {c: v for c, v in by_class.items() if v}
+        return self._candidates[split]
+
+    def make(self, split, index):
+        rng = self.rng(split, index)
+        cands = self.candidates(split)
+        if not cands:
+            raise ValueError(f"split {split!r} has no sounding drum kit: give more SoundFonts or --split-by preset")
+        classes = sorted(cands, key=DRUM_CLASSES.index)
+        for _ in range(MAX_ATTEMPTS):
+            cls = classes[rng.integers(len(classes))]
+            font, kit, note = cands[cls][rng.integers(len(cands[cls]))]
+            velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
+            engine = self.engines[rng.integers(len(self.engines))]
+            params = effects.draw(rng, self.spec.augment)
+            audio = self._render(engine, font, kit, [Note(0.0, DRUM_HIT_HOLD_S, note, velocity)], True,
+                                 params["pitch_shift_cents"])
+            if np.abs(audio).max() > SILENCE_PEAK:
+                break
+        else:
+            raise ValueError(f"{font.path}: kit '{kit.name}' note {note} renders silence")
+        row = {"id": f"drums-{split}-{index:07d}", "drum_class": DRUM_CLASSES.index(cls),
+               "drum_note": note - DRUM_NOTE_MIN, "midi_note": note, "velocity": velocity,
+               **self._common(font, kit, engine)}
+        return self._finish(row, audio, params, rng, pitch_applied=True)
+
+
+class NoteMaker(_SoundFontMaker):
+    """One pitched note per example (NSynth-like), balanced over the 16 GM families."""
+
+    def __init__(self, spec: Spec):
+        super().__init__(spec)
+        presets = [(f, p) for f in self.fonts for p in f.melodic() if p.program < 128]
+        if not presets:
+            raise ValueError("no GM melodic preset (bank 0) in " + ", ".join(f.path for f in self.fonts))
+        self.by_split, self.split_rule = _assign(presets, spec.split_by)
+        if self.spec.clip_s <= RELEASE_S:
+            raise ValueError(f"notes need a clip longer than the {RELEASE_S} s release, got {self.spec.clip_s} s")
+
+    def sources_in(self, split):
+        return self.by_split[split]
+
+    def make(self, split, index):
+        rng = self.rng(split, index)
+        by_family: dict[int, list] = {}
+        for font, p in self.by_split[split]:
+            by_family.setdefault(p.program // PROGRAMS_PER_FAMILY, []).append((font, p))
+        if not by_family:
+            raise ValueError(f"split {split!r} has no melodic preset: give more SoundFonts or --split-by preset")
+        families = sorted(by_family)
+        for _ in range(MAX_ATTEMPTS):
+            fam = families[rng.integers(len(families))]
+            font, preset = by_family[fam][rng.integers(len(by_family[fam]))]
+            lo, hi = FAMILY_PITCH_RANGE[GM_FAMILIES[fam]]
+            pitch = int(rng.integers(lo, hi + 1))
+            velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
+            hold_s = round(float(rng.uniform(0.25, self.spec.clip_s - RELEASE_S)), 3)
+            engine = self.engines[rng.integers(len(self.engines))]
+            params = effects.draw(rng, self.spec.augment)
+            audio = self._render(engine, font, preset, [Note(0.0, hold_s, pitch, velocity)], False,
+                                 params["pitch_shift_cents"])
+            if np.abs(audio).max() > SILENCE_PEAK:
+                break
+        else:
+            raise ValueError(f"{font.path}: preset '{preset.name}' renders silence at every pitch tried")
+        row = {"id": f"notes-{split}-{index:07d}", "family": fam, "program": preset.program,
+               "pitch": pitch, "velocity": velocity, "hold_s": hold_s, **self._common(font, preset, engine)}
+        return self._finish(row, audio, params, rng, pitch_applied=True)
+
+
+class FolderMaker(Maker):
+    """A user's one-shot samples: one sub-folder per instrument, the folder name is the label."""
+
+    CACHE_FILES = 256
+
+    def __init__(self, spec: Spec):
+        super().__init__(spec)
+        root = Path(spec.sample_dir).expanduser()
+        if not root.is_dir():
+            raise ValueError(f"{root}: sample folder not found")
+        folders = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+        if not folders:
+            raise ValueError(f"{root}: no instrument sub-folders (expected one folder per instrument)")
+        self.root = root
+        self.labels = [d.name for d in folders]
+        self.files: dict[str, list[str]] = {}
+        for d in folders:
+            files = sorted(str(f.relative_to(root)) for f in d.rglob("*")
+                           if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES)
+            if not files:
+                raise ValueError(f"{d}: empty instrument folder (no {', '.join(AUDIO_SUFFIXES)} files)")
+            for f in files:
+                if (root / f).stat().st_size == 0:
+                    raise AudioError(f"{root / f}: empty file (0 bytes)")
+            self.files[d.name] = files
+        self.split_rule = "file"
+        self.by_split = {s: [] for s in SPLITS}
+        for label, files in self.files.items():
+            for f, s in _rank_split(files).items():
+                self.by_split[s].append((label, f))
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def sources_in(self, split):
+        return self.by_split[split]
+
+    def _source_name(self, src):
+        return src[1]
+
+    def _load(self, rel: str) -> np.ndarray:
+        if rel not in self._cache:
+            x = load_audio(self.root / rel, self.sr)
+            if x.size == 0 or np.abs(x).max() <= SILENCE_PEAK:
+                raise AudioError(f"{self.root / rel}: silent or empty audio")
+            self._cache[rel] = x
+            if len(self._cache) > self.CACHE_FILES:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(rel)
+        return self._cache[rel]
+
+    def make(self, split, index):
+        rng = self.rng(split, index)
+        by_label: dict[str, list[str]] = {}
+        for label, f in self.by_split[split]:
+            by_label.setdefault(label, []).append(f)
+        if not by_label:
+            raise ValueError(f"split {split!r} has no sample file: each instrument needs 3+ files to fill all splits")
+        labels = sorted(by_label)
+        label = labels[rng.integers(len(labels))]
+        rel = by_label[label][rng.integers(len(by_label[label]))]
+        params = effects.draw(rng, self.spec.augment)
+        x = self._load(rel)
+        start = max(0, int(np.argmax(np.abs(x) > 0.01 * np.abs(x).max())) - self.sr // 100)  # 10 ms before the onset
+        clip = x[start:start + self.n_samples]
+        clip = np.pad(clip, (0, self.n_samples - len(clip)))
+        row = {"id": f"folder-{split}-{index:07d}", "label": self.labels.index(label), "source_file": rel,
+               "instrument": label, "soundfont": "", "bank": -1, "preset": -1, "engine": "sample"}
+        return self._finish(row, clip, params, rng, pitch_applied=False)
+
+
+MAKERS = {"drums": DrumMaker, "notes": NoteMaker, "folder": FolderMaker}
+
+
+def make_maker(spec: Spec) -> Maker:
+    return MAKERS[spec.config](spec)

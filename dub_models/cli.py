@@ -1,0 +1,138 @@
+"""The ``dub`` command. Heavy modules are imported inside each subcommand, so ``--help`` is instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from dub_dataset.constants import ENGINES, IMAGE_KINDS, SAMPLE_RATE
+
+
+def _csv(kinds: tuple[str, ...]):
+    def parse(text: str) -> tuple[str, ...]:
+        items = tuple(t.strip() for t in text.split(",") if t.strip())
+        bad = [t for t in items if t not in kinds]
+        if bad:
+            raise argparse.ArgumentTypeError(f"unknown: {', '.join(bad)} (choose from {', '.join(kinds)})")
+        return items
+    return parse
+
+
+def cmd_generate(a) -> int:
+    from dub_dataset import Spec, generate, push_to_hub
+    from dub_dataset.effects import AugmentConfig
+
+    spec = Spec(config=a.config, seed=a.seed, sample_rate=a.sample_rate, clip_s=a.clip_seconds,
+                soundfonts=a.soundfont or None, sample_dir=a.sample_dir, engines=a.engines,
+                images=a.images, augment=AugmentConfig() if not a.dry else AugmentConfig.dry(),
+                split_by=a.split_by)
+    out = generate(spec, a.num_examples, a.out, num_proc=a.num_proc, shard=a.shard,
+                   num_shards=a.num_shards, progress=not a.quiet)
+    print(f"wrote {a.config} to {out} (load_dataset({str(out)!r}, {a.config!r}))")
+    if a.push_to_hub:
+        print("pushed:", push_to_hub(out, a.push_to_hub, private=a.private))
+    return 0
+
+
+def cmd_info(a) -> int:
+    from datasets import load_dataset
+
+    ds = load_dataset(a.dataset, a.config)
+    print(ds)
+    for split, d in ds.items():
+        for name, feat in d.features.items():
+            if hasattr(feat, "names") and d.num_rows:
+                counts = {}
+                for v in d.select_columns([name])[name]:
+                    counts[feat.names[v]] = counts.get(feat.names[v], 0) + 1
+                top = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: -kv[1])[:6])
+                print(f"  {split}.{name}: {len(counts)} classes seen; most: {top}")
+        if d.num_rows:
+            row = d.select_columns([c for c in d.column_names if "image" not in c and c != "audio"])[0]
+            print(f"  {split}[0]: " + json.dumps(row, default=str)[:400])
+    return 0
+
+
+def cmd_spectrogram(a) -> int:
+    from pathlib import Path
+
+    from dub_dataset.audio_io import load_audio
+    from dub_dataset.spectrogram import image, png_bytes
+
+    audio = load_audio(a.audio, a.sample_rate)
+    if audio.size == 0:
+        raise ValueError(f"{a.audio}: no audio samples")
+    out = Path(a.output or Path(a.audio).with_suffix(f".{a.kind}.png"))
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_bytes(png_bytes(image(audio, a.kind, a.sample_rate)))
+    tmp.replace(out)
+    print(f"wrote {out}")
+    return 0
+
+
+def cmd_soundfonts(a) -> int:
+    from dub_dataset.soundfonts import discover_soundfonts, soundfont_split
+
+    for f in discover_soundfonts():
+        print(f"{f.name:28s} {len(f.melodic()):4d} melodic {len(f.drum_kits()):3d} kits  "
+              f"split={soundfont_split(f):10s} {f.path}  [{f.license}]")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dub", description="Style, instrument, notes, effects: extract all of it from an mp3.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("generate", help="render, augment and write a dataset in the Hub layout")
+    g.add_argument("--config", required=True, help="drums, notes or folder")
+    g.add_argument("--num-examples", type=int, required=True)
+    g.add_argument("--out", required=True, help="dataset folder (load_dataset(OUT, CONFIG) reads it)")
+    g.add_argument("--num-proc", type=int, default=1)
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--shard", type=int, default=0, help="this machine's shard, 0-based")
+    g.add_argument("--num-shards", type=int, default=1, help="machines sharing the job")
+    g.add_argument("--soundfont", action="append", help="SoundFont path (repeat); default: all system ones")
+    g.add_argument("--sample-dir", help="folder config: one sub-folder of samples per instrument")
+    g.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
+    g.add_argument("--clip-seconds", type=float, default=None, help="default: 2 (drums), 4 (notes, folder)")
+    g.add_argument("--engines", type=_csv(ENGINES), default=ENGINES, help="comma list: " + ",".join(ENGINES))
+    g.add_argument("--images", type=_csv(IMAGE_KINDS), default=IMAGE_KINDS, help="comma list: " + ",".join(IMAGE_KINDS))
+    g.add_argument("--split-by", default="auto", choices=("auto", "soundfont", "preset"))
+    g.add_argument("--dry", action="store_true", help="no augmentation")
+    g.add_argument("--push-to-hub", metavar="ORG/NAME")
+    g.add_argument("--private", action="store_true")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.set_defaults(func=cmd_generate)
+
+    i = sub.add_parser("info", help="print what a dataset folder (or Hub id) holds")
+    i.add_argument("dataset")
+    i.add_argument("--config", default=None)
+    i.set_defaults(func=cmd_info)
+
+    s = sub.add_parser("spectrogram", help="a spectrogram PNG of any audio file")
+    s.add_argument("audio")
+    s.add_argument("--kind", default="logmel", choices=IMAGE_KINDS)
+    s.add_argument("-o", "--output")
+    s.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
+    s.set_defaults(func=cmd_spectrogram)
+
+    f = sub.add_parser("soundfonts", help="list the SoundFonts found on this machine")
+    f.set_defaults(func=cmd_soundfonts)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, RuntimeError, OSError) as e:  # our errors name the file or value
+        print(f"dub {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"dub {args.command}: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
