@@ -84,6 +84,7 @@ def write_unit(maker: Maker, unit: Unit, folder: Path) -> int:
     if final.exists():
         return 0  # finished by an earlier, interrupted run of the same plan
     schema = maker.features().arrow_schema
+    maker.reset()
     tmp = folder / f".{unit.filename}.{os.getpid()}.tmp"
     with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for lo in range(unit.start, unit.stop, ROW_GROUP_SIZE):
@@ -209,6 +210,7 @@ def push_to_hub(out: str | os.PathLike, repo_id: str, token: str | None = None, 
 def _stream_rows(spec_dict: dict, blocks: list[tuple[str, int, int]]):
     maker = make_maker(Spec.from_dict(spec_dict))
     for split, start, stop in blocks:
+        maker.reset()
         for i in range(start, stop):
             yield maker.make(split, i)
 

@@ -8,6 +8,7 @@ timbre variety for training. Both have their own reverb and chorus off (FluidSyn
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 import numpy as np
@@ -88,9 +89,11 @@ class _Engine:
 
 class FluidSynthEngine(_Engine):
     name = "fluidsynth"
+    BLOCK = 64  # FLUID_BUFSIZE
 
     def __init__(self, sample_rate: int = SAMPLE_RATE):
         super().__init__(sample_rate)
+        self._clock = 0  # samples written since the synth was made
         try:
             import fluidsynth
         except (ImportError, OSError) as e:
@@ -98,6 +101,10 @@ class FluidSynthEngine(_Engine):
                 "FluidSynth is not available: install libfluidsynth3 (apt) and pyfluidsynth "
                 f"(scripts/setup.sh does both), or use --engine tinysoundfont ({e})"
             ) from e
+        self._write_float = fluidsynth._fl.fluid_synth_write_float
+        self._write_float.restype = ctypes.c_int
+        self._write_float.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int,
+                                      ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
         self._synth = fluidsynth.Synth(
             gain=FLUIDSYNTH_GAIN, samplerate=float(sample_rate),
             **{"synth.reverb.active": 0, "synth.chorus.active": 0, "synth.cpu-cores": 1,
@@ -121,11 +128,26 @@ class FluidSynthEngine(_Engine):
         self._synth.noteoff(chan, pitch)
 
     def _silence(self, chan):
-        self._synth.all_sounds_off(chan)
+        # A system reset returns every channel to its initial state: the next render does not
+        # depend on what was rendered before (so the dataset does not depend on process count).
+        # Voices ramp their gain from the last value their slot held: ramp every sounding voice
+        # to 0 (volume 0 for two blocks), as in a fresh synth, then reset all channels.
+        for c in range(16):
+            self._synth.cc(c, 7, 0)
+        self._generate(2 * self.BLOCK + (-self._clock) % self.BLOCK)
+        self._synth.system_reset()
+        # FluidSynth applies events at BLOCK-sample boundaries of its own output clock: keep the
+        # clock block-aligned between renders, so every render starts at the same phase.
+        self._generate(self.BLOCK + (-self._clock) % self.BLOCK)
 
     def _generate(self, n):
-        stereo = self._synth.get_samples(n)  # interleaved int16
-        return stereo.reshape(-1, 2).mean(axis=1, dtype=np.float32) / 32768.0
+        self._clock += n
+        # float output: FluidSynth's int16 writer dithers with a running index (history-dependent)
+        left = np.zeros(n, np.float32)
+        right = np.zeros(n, np.float32)
+        ptr = ctypes.POINTER(ctypes.c_float)
+        self._write_float(self._synth.synth, n, left.ctypes.data_as(ptr), 0, 1, right.ctypes.data_as(ptr), 0, 1)
+        return (left + right) * np.float32(0.5)
 
 
 class TinySoundFontEngine(_Engine):
@@ -159,7 +181,10 @@ class TinySoundFontEngine(_Engine):
         self._synth.noteoff(chan, pitch)
 
     def _silence(self, chan):
+        # sounds_off only fast-releases voices: render them out so the next render starts silent.
         self._synth.sounds_off(chan)
+        self._synth.notes_off(chan)
+        self._generate(self.sample_rate // 10)
 
     def _generate(self, n):
         stereo = np.frombuffer(self._synth.generate(n), dtype=np.float32)
@@ -170,13 +195,23 @@ _ENGINE_CLASSES = {"fluidsynth": FluidSynthEngine, "tinysoundfont": TinySoundFon
 _engines: dict[tuple[str, int], _Engine] = {}
 
 
-def get_engine(name: str, sample_rate: int = SAMPLE_RATE) -> _Engine:
-    """One engine per (name, rate) per process: SoundFonts stay loaded between renders."""
+def create_engine(name: str, sample_rate: int = SAMPLE_RATE) -> _Engine:
+    """A new engine, in its initial state."""
     if name not in _ENGINE_CLASSES:
         raise ValueError(f"unknown engine {name!r}: choose from {', '.join(ENGINES)}")
+    return _ENGINE_CLASSES[name](sample_rate)
+
+
+def get_engine(name: str, sample_rate: int = SAMPLE_RATE) -> _Engine:
+    """One shared engine per (name, rate) per process: SoundFonts stay loaded between renders.
+
+    TinySoundFont renders are independent of what it rendered before. FluidSynth's are not quite:
+    a voice slot keeps some state from its last note (differences up to ~2e-3 in a render's first
+    64-sample block), so dub_dataset makes a fresh FluidSynth engine for each unit of work.
+    """
     key = (name, sample_rate)
     if key not in _engines:
-        _engines[key] = _ENGINE_CLASSES[name](sample_rate)
+        _engines[key] = create_engine(name, sample_rate)
     return _engines[key]
 
 

@@ -32,7 +32,7 @@ from .constants import (
     RELEASE_S, SAMPLE_RATE, SILENCE_PEAK, SPLITS, VELOCITY_RANGE,
 )
 from .features import check_config, features_for, image_column
-from .render import Note, get_engine
+from .render import Note, create_engine
 from .soundfonts import Preset, SoundFont, resolve_soundfonts, soundfont_split
 from .spectrogram import image, png_bytes
 
@@ -129,6 +129,10 @@ class Maker:
     def sources_in(self, split: str) -> list:
         raise NotImplementedError
 
+    def reset(self) -> None:
+        """Return to the initial state before a unit of work, so that its rows do not depend on
+        what this process made before (and so not on process count or sharding)."""
+
     def make(self, split: str, index: int) -> dict:
         raise NotImplementedError
 
@@ -155,7 +159,16 @@ class _SoundFontMaker(Maker):
     def __init__(self, spec: Spec):
         super().__init__(spec)
         self.fonts = resolve_soundfonts(spec.soundfonts)
-        self.engines = [get_engine(e, self.sr) for e in spec.engines]
+        self.engines = [create_engine(e, self.sr) for e in spec.engines]
+        self._probe = None  # engine that checks which keys sound, apart from the example engines
+
+    def reset(self) -> None:
+        self.engines = [e if e.name == "tinysoundfont" else create_engine(e.name, self.sr) for e in self.engines]
+
+    def probe_engine(self):
+        if self._probe is None:
+            self._probe = create_engine(self.spec.engines[0], self.sr)
+        return self._probe
 
     def _render(self, engine, font, preset, notes, drum, bend_cents) -> np.ndarray:
         return engine.render(font.path, preset, notes, self.spec.clip_s, drum=drum, bend_cents=bend_cents)
@@ -185,7 +198,7 @@ class DrumMaker(_SoundFontMaker):
         """GM notes 35-81 that sound in this kit: kit-only fonts cover part of the key range."""
         key = (font.path, kit.bank, kit.program)
         if key not in self._sounding:
-            engine = self.engines[0]
+            engine = self.probe_engine()
             self._sounding[key] = [
                 n for n in DRUM_NOTES
                 if np.abs(engine.render(font.path, kit, [Note(0.0, DRUM_HIT_HOLD_S, n, 100)], 0.25,

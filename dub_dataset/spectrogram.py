@@ -74,6 +74,10 @@ def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_mels: int = N_MELS, n_fft: 
     edges = mel_to_hz(np.linspace(hz_to_mel(fmin_hz), hz_to_mel(sample_rate / 2), n_mels + 2))
     bins = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     lower, centre, upper = edges[:-2, None], edges[1:-1, None], edges[2:, None]
+    # Below ~300 Hz mel filters are narrower than a DFT bin: widen each triangle to reach at least
+    # the neighbouring bin on each side, so that no mel channel is empty.
+    df = sample_rate / n_fft
+    lower, upper = np.minimum(lower, centre - df), np.maximum(upper, centre + df)
     fb = np.maximum(0.0, np.minimum((bins - lower) / (centre - lower), (upper - bins) / (upper - centre)))
     return fb.astype(np.float32)
 

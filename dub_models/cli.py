@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from dub_dataset.constants import ENGINES, IMAGE_KINDS, SAMPLE_RATE
+from dub_dataset.constants import ENGINES, EXAMPLES_PER_FILE, IMAGE_KINDS, SAMPLE_RATE
 
 
 def _csv(kinds: tuple[str, ...]):
@@ -28,7 +28,7 @@ def cmd_generate(a) -> int:
                 images=a.images, augment=AugmentConfig() if not a.dry else AugmentConfig.dry(),
                 split_by=a.split_by)
     out = generate(spec, a.num_examples, a.out, num_proc=a.num_proc, shard=a.shard,
-                   num_shards=a.num_shards, progress=not a.quiet)
+                   num_shards=a.num_shards, examples_per_file=a.examples_per_file, progress=not a.quiet)
     print(f"wrote {a.config} to {out} (load_dataset({str(out)!r}, {a.config!r}))")
     if a.push_to_hub:
         print("pushed:", push_to_hub(out, a.push_to_hub, private=a.private))
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--push-to-hub", metavar="ORG/NAME")
     g.add_argument("--private", action="store_true")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
+    g.add_argument("--examples-per-file", type=int, default=EXAMPLES_PER_FILE, help=argparse.SUPPRESS)
     g.set_defaults(func=cmd_generate)
 
     i = sub.add_parser("info", help="print what a dataset folder (or Hub id) holds")

@@ -1,0 +1,231 @@
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SR, dominant_hz, ffmpeg
+from dub_dataset import Spec, generate, iterable_dataset
+from dub_dataset.audio_io import AudioError, decode_audio_bytes
+from dub_dataset.constants import DRUM_CLASS_OF_NOTE, DRUM_CLASSES, EFFECTS, GM_FAMILIES
+from dub_dataset.render import Note, get_engine
+from dub_dataset.soundfonts import Preset
+
+
+def digests(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.parquet"))}
+
+
+def test_round_trip_through_load_dataset(small_dataset):
+    from datasets import load_dataset
+
+    drums = load_dataset(str(small_dataset), "drums")
+    assert {k: len(v) for k, v in drums.items()} == {"train": 32, "validation": 4, "test": 4}
+    row = drums["train"][0]
+    audio = row["audio"].get_all_samples()
+    assert audio.sample_rate == SR and audio.data.shape[-1] == 2 * SR
+    names = drums["train"].features["drum_class"].names
+    assert names == list(DRUM_CLASSES)
+    for r in drums["train"].select_columns(["drum_class", "midi_note"]):
+        assert names[r["drum_class"]] == DRUM_CLASS_OF_NOTE[r["midi_note"]]
+    assert row["logmel_image"].size == (2 * 100 + 1, 128)
+    notes = load_dataset(str(small_dataset), "notes")
+    assert notes["train"].features["family"].names == list(GM_FAMILIES)
+    fam = notes["train"]["family"]
+    prog = notes["train"]["program"]
+    assert all(p // 8 == f for p, f in zip(prog, fam))
+    assert notes["train"].features["effects"].feature.names == list(EFFECTS)
+
+
+def test_effect_columns_describe_the_audio(small_dataset):
+    """Labels agree with the audio: a low-passed example has little energy above its cutoff."""
+    from datasets import load_dataset
+
+    ds = load_dataset(str(small_dataset), "notes", split="train")
+    checked = 0
+    for r in ds:
+        if r["filter_type"] == "lowpass" and r["distortion_drive_db"] == 0 and r["noise_snr_db"] is None \
+                and r["mp3_vbr_quality"] is None:
+            x = r["audio"].get_all_samples().data.numpy()[0]
+            spec = np.abs(np.fft.rfft(x)) ** 2
+            f = np.fft.rfftfreq(len(x), 1 / SR)
+            above = spec[f > 3 * r["filter_cutoff_hz"]].sum() / spec.sum()
+            assert above < 1e-3
+            checked += 1
+        assert (len(r["effects"]) == 0) == (r["reverb_wet_level"] == 0 and r["delay_mix"] == 0
+                                            and r["chorus_mix"] == 0 and r["filter_type"] == "none"
+                                            and r["distortion_drive_db"] == 0)
+    assert checked >= 0  # lowpass may be absent in a small draw; the dry/effects rule is checked on all
+
+
+def test_splits_hold_out_instruments(small_dataset):
+    from datasets import load_dataset
+
+    for config in ("drums", "notes"):
+        ds = load_dataset(str(small_dataset), config)
+        sources = {s: {(r["soundfont"], r["bank"], r["preset"]) for r in d.select_columns(["soundfont", "bank", "preset"])}
+                   for s, d in ds.items()}
+        assert not sources["train"] & sources["test"] and not sources["train"] & sources["validation"]
+        assert not sources["validation"] & sources["test"]
+
+
+def test_card_declares_configs_and_licences(small_dataset):
+    card = (small_dataset / "README.md").read_text()
+    assert "config_name: drums" in card and "config_name: notes" in card
+    assert "data/drums/train-*.parquet" in card
+    assert "GPL-2" in card and "LGPL-2.1+" in card
+    from huggingface_hub import DatasetCard
+
+    data = DatasetCard(card).data.to_dict()
+    assert {c["config_name"] for c in data["configs"]} == {"drums", "notes"}
+
+
+def test_same_seed_same_bytes_whatever_the_process_count(tmp_path, small_fonts):
+    spec = Spec("notes", seed=3, soundfonts=small_fonts, images=("logmel",))
+    generate(spec, 20, tmp_path / "a", examples_per_file=5, progress=False)
+    generate(spec, 20, tmp_path / "b", num_proc=2, examples_per_file=5, progress=False)
+    assert digests(tmp_path / "a") == digests(tmp_path / "b") and len(digests(tmp_path / "a")) == 6
+    generate(Spec("notes", seed=4, soundfonts=small_fonts, images=("logmel",)), 20, tmp_path / "c",
+             examples_per_file=5, progress=False)
+    assert digests(tmp_path / "c") != digests(tmp_path / "a")
+
+
+def test_shards_on_several_machines_merge_to_the_same_dataset(tmp_path, small_fonts):
+    import shutil
+
+    spec = Spec("drums", seed=5, soundfonts=small_fonts, images=())
+    generate(spec, 24, tmp_path / "whole", examples_per_file=4, progress=False)
+    for i in range(3):
+        generate(spec, 24, tmp_path / f"m{i}", shard=i, num_shards=3, examples_per_file=4, progress=False)
+        shutil.copytree(tmp_path / f"m{i}" / "data", tmp_path / "merged" / "data", dirs_exist_ok=True)
+    assert digests(tmp_path / "merged") == digests(tmp_path / "whole")
+
+
+def test_interrupted_run_leaves_no_half_dataset_and_resumes(tmp_path, small_fonts):
+    out = tmp_path / "ds"
+    cmd = [sys.executable, "-m", "dub_models.cli", "generate", "--config", "notes", "--num-examples", "120",
+           "--out", str(out), "--seed", "1", "--soundfont", small_fonts[0], "--soundfont", small_fonts[1],
+           "--examples-per-file", "10", "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    staging = out / ".dub-staging"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(staging.glob("*/*.parquet")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=60)
+    assert proc.returncode == 130, proc.stderr.read().decode()
+    assert not (out / "data" / "notes").exists()  # nothing half-written where load_dataset looks
+    done = len(list(staging.glob("*/*.parquet")))
+    assert 0 < done < 12
+    assert subprocess.run(cmd, capture_output=True).returncode == 0  # resumes
+    assert not staging.exists()
+    generate(Spec("notes", seed=1, soundfonts=small_fonts), 120, tmp_path / "clean", examples_per_file=10,
+             progress=False)
+    assert digests(out) == digests(tmp_path / "clean")
+
+
+def test_folder_config_labels_by_folder_any_format(tmp_path, small_fonts):
+    import soundfile as sf
+    from datasets import load_dataset
+
+    root = tmp_path / "samples"
+    eng = get_engine("fluidsynth", SR)
+    for label, program, fmt in (("flute", 73, "flac"), ("organ", 19, "mp3"), ("bass", 33, "ogg")):
+        (root / label).mkdir(parents=True)
+        for k, pitch in enumerate((48, 55, 60, 67)):
+            x = eng.render(small_fonts[0], Preset(label, 0, program), [Note(0.05, 0.8, pitch, 100)], 1.2)
+            wav = root / label / f"{k}.wav"
+            sf.write(wav, x, SR)
+            if fmt != "wav":
+                ffmpeg("-i", str(wav), "-ar", "44100", str(wav.with_suffix("." + fmt)))
+                wav.unlink()
+    generate(Spec("folder", sample_dir=str(root), clip_s=1.0), 24, tmp_path / "ds", progress=False)
+    ds = load_dataset(str(tmp_path / "ds"), "folder")
+    assert ds["train"].features["label"].names == ["bass", "flute", "organ"]
+    for split, d in ds.items():
+        for r in d.select_columns(["label", "source_file"]):
+            assert r["source_file"].startswith(d.features["label"].names[r["label"]] + "/")
+    files = {s: set(d["source_file"]) for s, d in ds.items()}
+    assert not files["train"] & files["test"]
+
+
+def test_folder_errors_name_the_problem(tmp_path):
+    (tmp_path / "kick").mkdir()
+    with pytest.raises(ValueError, match="kick: empty instrument folder"):
+        generate(Spec("folder", sample_dir=str(tmp_path)), 4, tmp_path / "o", progress=False)
+    (tmp_path / "kick" / "a.wav").write_bytes(b"")
+    with pytest.raises(AudioError, match="a.wav: empty file"):
+        generate(Spec("folder", sample_dir=str(tmp_path)), 4, tmp_path / "o", progress=False)
+    with pytest.raises(ValueError, match="sample folder not found"):
+        Spec("folder", sample_dir=str(tmp_path / "nope")) and generate(
+            Spec("folder", sample_dir=str(tmp_path / "nope")), 4, tmp_path / "o", progress=False)
+
+
+def test_bad_arguments_are_named(tmp_path, small_fonts):
+    with pytest.raises(ValueError, match="unknown config 'piano'"):
+        Spec("piano")
+    with pytest.raises(ValueError, match="unknown engine"):
+        Spec("drums", engines=("timidity",))
+    from dub_dataset.soundfonts import SoundFontError
+
+    with pytest.raises(SoundFontError, match="nope.sf2: SoundFont not found"):
+        generate(Spec("drums", soundfonts=["/nope.sf2"]), 4, tmp_path, progress=False)
+    with pytest.raises(ValueError, match="no source instrument"):  # one kit cannot fill three splits
+        generate(Spec("drums", soundfonts=[small_fonts[0]], split_by="soundfont"), 10, tmp_path, progress=False)
+
+
+def test_stream_gives_fresh_labelled_examples(small_fonts):
+    ds = iterable_dataset(Spec("notes", seed=11, soundfonts=small_fonts, images=("logmel",)), num_examples=6, block=3)
+    rows = list(ds)
+    assert len(rows) == 6 and ds.features["family"].names == list(GM_FAMILIES)
+    x = rows[0]["audio"].get_all_samples().data.numpy()[0]
+    assert x.shape == (4 * SR,) and np.abs(x).max() > 1e-3
+    again = list(iterable_dataset(Spec("notes", seed=11, soundfonts=small_fonts, images=("logmel",)), num_examples=6, block=3))
+    assert [r["id"] for r in again] == [r["id"] for r in rows] and [r["pitch"] for r in again] == [r["pitch"] for r in rows]
+
+
+def test_notes_sound_at_their_labelled_pitch(small_fonts):
+    """Dry renders of the notes config are at the labelled MIDI pitch (up to the recorded detune)."""
+    from dub_dataset.effects import AugmentConfig
+    from dub_dataset.sources import make_maker
+
+    maker = make_maker(Spec("notes", seed=2, soundfonts=small_fonts, images=(), augment=AugmentConfig.dry()))
+    hits = 0
+    for i in range(12):
+        r = maker.make("train", i)
+        if GM_FAMILIES[r["family"]] not in ("piano", "organ", "reed", "pipe", "strings", "brass"):
+            continue
+        x, sr = decode_audio_bytes(r["audio"]["bytes"])
+        f0 = 440 * 2 ** ((r["pitch"] - 69) / 12)
+        hz = dominant_hz(x[SR // 10: SR // 10 + SR // 2])
+        ratio = hz / f0
+        # the strongest partial is the fundamental or a harmonic of it
+        assert min(abs(ratio - k) / k for k in range(1, 9)) < 0.03, (r["instrument"], r["pitch"], hz)
+        hits += 1
+    assert hits >= 2
+
+
+def test_load_dataset_by_hub_id_from_a_local_mirror(small_dataset, tmp_path, monkeypatch):
+    """load_dataset("org/name") resolves a folder in the Hub's layout (offline here)."""
+    import shutil
+
+    from datasets import load_dataset
+
+    shutil.copytree(small_dataset, tmp_path / "dub-org" / "dub-drums")
+    monkeypatch.chdir(tmp_path)
+    ds = load_dataset("dub-org/dub-drums", "drums", split="test")
+    assert len(ds) == 4
+
+
+def test_push_to_hub_fails_clearly_offline(small_dataset, monkeypatch):
+    from dub_dataset import push_to_hub
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(RuntimeError, match="dub-org/x"):
+        push_to_hub(small_dataset, "dub-org/x", token="hf_dummy")

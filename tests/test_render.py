@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from conftest import SR, TIMGM, dominant_hz
+from dub_dataset.constants import DRUM_CLASS_OF_NOTE, DRUM_CLASSES
+from dub_dataset.render import Note, get_engine
+from dub_dataset.soundfonts import Preset, SoundFontError, discover_soundfonts, load_soundfont
+
+ENGINES = ["fluidsynth", "tinysoundfont"]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a4_measures_440_hz(engine, small_fonts):
+    x = get_engine(engine, SR).render(TIMGM, Preset("Piano", 0, 0), [Note(0, 2.0, 69, 100)], 2.5)
+    assert x.dtype == np.float32 and len(x) == int(2.5 * SR)
+    assert dominant_hz(x[SR // 10: SR]) == pytest.approx(440.0, abs=2.0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("cents", [-30, 25])
+def test_pitch_wheel_detunes_by_cents(engine, cents, small_fonts):
+    x = get_engine(engine, SR).render(TIMGM, Preset("Piano", 0, 0), [Note(0, 2.0, 69, 100)], 2.0, bend_cents=cents)
+    assert dominant_hz(x[SR // 10: SR]) == pytest.approx(440 * 2 ** (cents / 1200), abs=2.0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_drum_hits_sound_in_every_coarse_class(engine, small_fonts):
+    font = load_soundfont(TIMGM)
+    kit = font.drum_kits()[0]
+    heard = set()
+    for note, cls in DRUM_CLASS_OF_NOTE.items():
+        x = get_engine(engine, SR).render(TIMGM, kit, [Note(0, 0.1, note, 110)], 0.5, drum=True)
+        if np.abs(x).max() > 1e-3:
+            heard.add(cls)
+    assert heard == set(DRUM_CLASSES)
+
+
+def test_velocity_sets_level(small_fonts):
+    eng = get_engine("fluidsynth", SR)
+    soft, loud = (np.abs(eng.render(TIMGM, Preset("Piano", 0, 0), [Note(0, 1, 60, v)], 1.0)).max() for v in (30, 120))
+    assert loud > 2 * soft
+
+
+def test_reverb_and_chorus_are_off_in_the_synth(small_fonts):
+    """A staccato note ends in silence: no synth reverb tail that the labels would not know of."""
+    x = get_engine("fluidsynth", SR).render(TIMGM, Preset("Piano", 0, 0), [Note(0, 0.1, 72, 100)], 3.0)
+    assert np.abs(x[int(2.5 * SR):]).max() < 1e-3
+
+
+def test_soundfont_presets_and_kits(small_fonts):
+    font = load_soundfont(TIMGM)
+    assert len(font.melodic()) == 128 and {p.program for p in font.melodic()} == set(range(128))
+    assert font.drum_kits() and all(k.bank == 128 for k in font.drum_kits())
+
+
+def test_kit_only_font_detects_its_sounding_keys():
+    """AVL kits sit at bank 0 program 0 and sound only part of the GM key range."""
+    avl = [f for f in discover_soundfonts() if f.is_kit_only()]
+    assert avl, "avldrums.lv2-soundfont missing: run scripts/setup.sh"
+    from dub_dataset.sources import DrumMaker, Spec
+
+    maker = DrumMaker(Spec("drums", soundfonts=[avl[0].path], split_by="preset", engines=("fluidsynth",)))
+    notes = maker.sounding_notes(avl[0], avl[0].drum_kits()[0])
+    assert 36 in notes and 38 in notes and 0 < len(notes) < 47
+
+
+def test_bad_soundfonts_name_the_file(tmp_path):
+    with pytest.raises(SoundFontError, match="not found"):
+        load_soundfont(tmp_path / "missing.sf2")
+    bad = tmp_path / "bad.sf2"
+    bad.write_bytes(b"this is not a soundfont" * 10)
+    with pytest.raises(SoundFontError, match="bad.sf2.*not a SoundFont"):
+        load_soundfont(bad)
+    trunc = tmp_path / "trunc.sf2"
+    trunc.write_bytes(open(TIMGM, "rb").read()[:100_000])
+    with pytest.raises(SoundFontError, match="trunc.sf2"):
+        load_soundfont(trunc)
