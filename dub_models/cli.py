@@ -80,6 +80,43 @@ def cmd_soundfonts(a) -> int:
     return 0
 
 
+def cmd_train(a) -> int:
+    from .train import TrainArgs, training_function
+
+    if not a.dataset and not a.stream:
+        raise ValueError("give --dataset DIR_OR_HUB_ID or --stream")
+    res = training_function(TrainArgs(
+        task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, epochs=a.epochs,
+        batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum, mixed_precision=a.mixed_precision,
+        seed=a.seed, resume=a.resume, tracker=None if a.tracker == "none" else a.tracker,
+        max_train_examples=a.max_train_examples, stream=a.stream, stream_examples=a.stream_examples,
+        soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub))
+    print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1))
+    print(f"saved to {a.output_dir}")
+    return 0
+
+
+def cmd_classify(a) -> int:
+    from .classifier import classify_files
+
+    results = classify_files(a.files, task=a.task, model=a.model, top_k=a.top_k)
+    if a.json:
+        print(json.dumps(results, indent=1))
+        return 0
+    for r in results:
+        if r["silent"]:
+            print(f"{r['file']}: silent (no sound above -80 dBFS), not classified")
+            continue
+        top = ", ".join(f"{s['label']} {s['score']:.2f}" for s in r["labels"])
+        extra = ""
+        if "families" in r:
+            extra = " | family: " + ", ".join(f"{s['label']} {s['score']:.2f}" for s in r["families"])
+        if "active" in r:
+            extra = " | active: " + (", ".join(r["active"]) or "none")
+        print(f"{r['file']}: {top}{extra}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dub", description="Style, instrument, notes, effects: extract all of it from an mp3.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -117,6 +154,35 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output")
     s.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
     s.set_defaults(func=cmd_spectrogram)
+
+    t = sub.add_parser("train", help="train a classifier (accelerate; CPU, GPU or accelerate launch)")
+    t.add_argument("--task", required=True, help="drums, instrument or effects")
+    t.add_argument("--dataset", help="dub dataset folder or Hub id")
+    t.add_argument("--output-dir", required=True)
+    t.add_argument("--size", default="tiny", help="tiny, small or base")
+    t.add_argument("--epochs", type=int, default=10)
+    t.add_argument("--batch-size", type=int, default=32)
+    t.add_argument("--lr", type=float, default=5e-4)
+    t.add_argument("--grad-accum", type=int, default=1)
+    t.add_argument("--mixed-precision", default="no", choices=("no", "bf16", "fp16"))
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUTPUT_DIR")
+    t.add_argument("--tracker", default="tensorboard", help="tensorboard, trackio or none")
+    t.add_argument("--max-train-examples", type=int)
+    t.add_argument("--stream", action="store_true", help="fresh generated examples every epoch, nothing stored")
+    t.add_argument("--stream-examples", type=int, default=2000)
+    t.add_argument("--soundfont", action="append")
+    t.add_argument("--num-threads", type=int)
+    t.add_argument("--push-to-hub", metavar="ORG/NAME")
+    t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("classify", help="top labels of audio files with a zoo model")
+    c.add_argument("files", nargs="+")
+    c.add_argument("--task", help="drums, instrument or effects (the shipped model)")
+    c.add_argument("--model", help="a saved model folder or Hub id instead of the shipped one")
+    c.add_argument("--top-k", type=int, default=3)
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_classify)
 
     f = sub.add_parser("soundfonts", help="list the SoundFonts found on this machine")
     f.set_defaults(func=cmd_soundfonts)

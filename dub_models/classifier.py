@@ -1,0 +1,111 @@
+"""Audio-spectrogram-transformer classifiers: build, load, and classify files.
+
+A dub classifier is a plain ``ASTForAudioClassification`` with an ``ASTFeatureExtractor`` set for
+the task's clip length, saved with ``save_pretrained``: ``transformers.pipeline(
+"audio-classification", model=folder)`` loads it with no dub import.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from dub_dataset.constants import GM_FAMILIES, SAMPLE_RATE, SILENCE_PEAK
+
+from .tasks import Task, family_of_program, get_task
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+
+# name: (hidden, layers, heads, intermediate, patch stride in frequency and time)
+SIZES = {
+    "tiny": (96, 4, 4, 384, 16),
+    "small": (192, 6, 6, 768, 12),
+    "base": (768, 12, 12, 3072, 10),  # AST's own size (e.g. MIT/ast-finetuned-audioset-10-10-0.4593)
+}
+N_MEL_BINS = 128  # AST's Kaldi-style filterbank
+FRAMES_PER_S = 100  # 10 ms frame shift
+
+
+def num_frames(clip_s: float) -> int:
+    """Feature frames AST sees for a clip: 25 ms windows every 10 ms."""
+    return 1 + int((clip_s * SAMPLE_RATE - 400) // 160)
+
+
+def feature_extractor(task: Task, mean: float = -4.2677393, std: float = 4.5689974):
+    from transformers import ASTFeatureExtractor
+
+    return ASTFeatureExtractor(sampling_rate=SAMPLE_RATE, num_mel_bins=N_MEL_BINS,
+                               max_length=num_frames(task.clip_s), mean=mean, std=std)
+
+
+def build_model(task: Task, size: str = "tiny", seed: int = 0):
+    """A new, randomly initialised classifier for ``task``."""
+    import torch
+    from transformers import ASTConfig, ASTForAudioClassification
+
+    if size not in SIZES:
+        raise ValueError(f"unknown model size {size!r}: choose from {', '.join(SIZES)}")
+    hidden, layers, heads, inter, stride = SIZES[size]
+    config = ASTConfig(
+        hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, intermediate_size=inter,
+        frequency_stride=stride, time_stride=stride, num_mel_bins=N_MEL_BINS,
+        max_length=num_frames(task.clip_s), hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
+        id2label=dict(enumerate(task.labels)), label2id={name: i for i, name in enumerate(task.labels)},
+        problem_type=task.problem_type,
+    )
+    config.dub_task = task.name
+    torch.manual_seed(seed)
+    return ASTForAudioClassification(config)
+
+
+def shipped_model(task: str) -> Path:
+    path = WEIGHTS_DIR / task
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"no shipped model for task {task!r} in {path}: train one with "
+                                f"`dub train --task {task}` or pass --model DIR_OR_HUB_ID")
+    return path
+
+
+def load_pipeline(model: str | Path):
+    """``transformers.pipeline`` for a saved classifier folder or Hub id."""
+    from transformers import pipeline
+
+    return pipeline("audio-classification", model=str(model), device="cpu")
+
+
+def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3) -> list[dict]:
+    """Top labels per 16 kHz mono array. Silence is reported, not classified."""
+    task = getattr(pipe.model.config, "dub_task", None)
+    results = []
+    for x in arrays:
+        if x.size == 0 or float(np.abs(x).max()) <= SILENCE_PEAK:
+            results.append({"silent": True, "labels": []})
+            continue
+        num = pipe.model.config.num_labels
+        scores = pipe({"raw": x, "sampling_rate": SAMPLE_RATE}, top_k=num)
+        res = {"silent": False, "labels": scores[:top_k]}
+        if task == "instrument":
+            fam = np.zeros(len(GM_FAMILIES))
+            for s in scores:
+                fam[GM_FAMILIES.index(family_of_program(pipe.model.config.label2id[s["label"]]))] += s["score"]
+            order = np.argsort(-fam)[:top_k]
+            res["families"] = [{"label": GM_FAMILIES[i], "score": float(fam[i])} for i in order]
+        if pipe.model.config.problem_type == "multi_label_classification":
+            res["active"] = [s["label"] for s in scores if s["score"] >= 0.5]
+        results.append(res)
+    return results
+
+
+def classify_files(files: list[str], task: str | None = None, model: str | None = None, top_k: int = 3) -> list[dict]:
+    """Classify audio files (any common format, rate and channel count)."""
+    from dub_dataset.audio_io import load_audio
+
+    if model is None:
+        if task is None:
+            raise ValueError("give --task or --model")
+        get_task(task)
+        model = shipped_model(task)
+    pipe = load_pipeline(model)
+    arrays = [load_audio(f, SAMPLE_RATE) for f in files]  # errors name the file
+    return [{"file": str(f), **r} for f, r in zip(files, classify_arrays(pipe, arrays, top_k))]

@@ -1,0 +1,302 @@
+"""Train a dub classifier with accelerate (in the shape of accelerate's examples).
+
+Runs on a CPU, one GPU, or under ``accelerate launch`` on several; bf16/fp16 through
+``--mixed-precision``; gradient accumulation; a checkpoint each epoch (``save_state``) and
+``--resume``; evaluation on the held-out split each epoch; TensorBoard logging; explicit seeds.
+The artefact is a ``save_pretrained`` folder (safetensors, config with id2label, preprocessor
+config) with a model card and a confusion matrix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .tasks import Task, get_task, targets
+
+
+@dataclass
+class TrainArgs:
+    task: str
+    output_dir: str
+    dataset: str | None = None  # folder or Hub id of a dub dataset; None with stream=True
+    size: str = "tiny"
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 5e-4
+    weight_decay: float = 0.05
+    warmup_ratio: float = 0.1
+    grad_accum: int = 1
+    mixed_precision: str = "no"  # no | bf16 | fp16
+    seed: int = 0
+    resume: bool = False
+    tracker: str | None = "tensorboard"
+    max_train_examples: int | None = None
+    stream: bool = False  # draw fresh examples from the generator each epoch instead of a dataset
+    stream_examples: int = 2000  # per epoch, with stream
+    soundfonts: list[str] | None = None  # with stream
+    num_threads: int | None = None
+    push_to_hub: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+class Progress:
+    """Epochs done, saved in every checkpoint (``register_for_checkpointing``)."""
+
+    def __init__(self):
+        self.epoch = 0
+        self.best = -1.0
+
+    def state_dict(self):
+        return {"epoch": self.epoch, "best": self.best}
+
+    def load_state_dict(self, state):
+        self.epoch, self.best = int(state["epoch"]), float(state["best"])
+
+
+# -- data ---------------------------------------------------------------------------------------
+def _decode(rows_audio) -> list[np.ndarray]:
+    from dub_dataset.audio_io import decode_audio_bytes
+
+    return [decode_audio_bytes(a["bytes"])[0] for a in rows_audio]
+
+
+def featurise(ds, task: Task, fe, batch: int = 256):
+    """(features float16 [N, frames, mels], targets) of a datasets.Dataset, in memory."""
+    from datasets import Audio
+
+    ds = ds.cast_column("audio", Audio(decode=False)).select_columns(["audio", task.label_column])
+    feats, ys = [], []
+    for lo in range(0, len(ds), batch):
+        part = ds[lo:lo + batch]
+        feats.append(fe(_decode(part["audio"]), sampling_rate=fe.sampling_rate,
+                        return_tensors="np")["input_values"].astype(np.float16))
+        ys.append(targets(task, part[task.label_column]))
+    return np.concatenate(feats), np.concatenate(ys)
+
+
+def load_splits(args: TrainArgs, task: Task):
+    from datasets import load_dataset
+
+    if args.stream:
+        from dub_dataset import Spec, make_maker
+
+        maker = make_maker(Spec(task.dataset_config, seed=args.seed, soundfonts=args.soundfonts, images=()))
+        return maker, None
+    ds = load_dataset(args.dataset, task.dataset_config)
+    missing = [s for s in ("train", "validation") if s not in ds]
+    if missing:
+        raise ValueError(f"{args.dataset}: dataset has no {', '.join(missing)} split")
+    if task.label_column not in ds["train"].column_names:
+        raise ValueError(f"{args.dataset}: no column {task.label_column!r} for task {task.name}")
+    if args.max_train_examples:
+        ds["train"] = ds["train"].select(range(min(args.max_train_examples, len(ds["train"]))))
+    return None, ds
+
+
+def normalisation(feats: np.ndarray) -> tuple[float, float]:
+    """Mean and std of the raw log-mel features (AST normalises with dataset statistics)."""
+    x = feats.astype(np.float32)
+    return float(x.mean()), float(x.std())
+
+
+def get_dataloaders(args: TrainArgs, task: Task, fe, epoch_seed: int, data):
+    import torch
+    from torch.utils.data import DataLoader, TensorDataset
+
+    def loader(x, y, shuffle, seed):
+        g = torch.Generator().manual_seed(seed)
+        return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=args.batch_size,
+                          shuffle=shuffle, generator=g, drop_last=False)
+
+    return {split: loader(x, y, split == "train", epoch_seed) for split, (x, y) in data.items()}
+
+
+def stream_split(maker, task: Task, fe, split: str, n: int, seed_offset: int):
+    """Fresh examples from the generator: ``seed_offset`` picks a new draw (per epoch)."""
+    rows = [maker.make(split, seed_offset * 10_000_000 + i) for i in range(n)]
+    audio = _decode([r["audio"] for r in rows])
+    feats = fe(audio, sampling_rate=fe.sampling_rate, return_tensors="np")["input_values"].astype(np.float16)
+    return feats, targets(task, [r[task.label_column] for r in rows])
+
+
+# -- metrics ------------------------------------------------------------------------------------
+def metrics(task: Task, logits: np.ndarray, y: np.ndarray) -> dict:
+    if task.multi_label:
+        pred = logits > 0
+        tp = float((pred & (y > 0.5)).sum())
+        fp, fn = float((pred & (y < 0.5)).sum()), float((~pred & (y > 0.5)).sum())
+        out = {"f1_micro": 2 * tp / max(1.0, 2 * tp + fp + fn), "exact_match": float((pred == (y > 0.5)).all(1).mean())}
+        for i, name in enumerate(task.labels):
+            out[f"accuracy/{name}"] = float((pred[:, i] == (y[:, i] > 0.5)).mean())
+        out["score"] = out["f1_micro"]
+        return out
+    pred = logits.argmax(1)
+    out = {"accuracy": float((pred == y).mean())}
+    if task.name == "instrument":
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        fam = probs.reshape(len(probs), -1, 8).sum(2)
+        out["family_accuracy"] = float((fam.argmax(1) == y // 8).mean())
+    out["score"] = out["accuracy"]
+    return out
+
+
+def confusion(task: Task, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    from dub_dataset.constants import GM_FAMILIES
+
+    if task.name == "instrument":
+        probs = np.exp(logits - logits.max(1, keepdims=True))
+        pred, truth, names = probs.reshape(len(probs), -1, 8).sum(2).argmax(1), y // 8, list(GM_FAMILIES)
+    else:
+        pred, truth, names = logits.argmax(1), y, list(task.labels)
+    cm = np.zeros((len(names), len(names)), dtype=np.int64)
+    np.add.at(cm, (truth, pred), 1)
+    return cm, names
+
+
+def evaluate(model, loader, accelerator, task) -> tuple[dict, np.ndarray, np.ndarray]:
+    import torch
+
+    model.eval()
+    all_logits, all_y = [], []
+    with torch.no_grad():
+        for x, y in loader:
+            logits = model(input_values=x.float()).logits
+            logits, y = accelerator.gather_for_metrics((logits, y))
+            all_logits.append(logits.float().cpu().numpy())
+            all_y.append(y.cpu().numpy())
+    logits, y = np.concatenate(all_logits), np.concatenate(all_y)
+    return metrics(task, logits, y), logits, y
+
+
+# -- training -----------------------------------------------------------------------------------
+def training_function(args: TrainArgs) -> dict:
+    import torch
+    from accelerate import Accelerator
+    from accelerate.utils import ProjectConfiguration, set_seed
+
+    from .card import write_model_card
+    from .classifier import build_model, feature_extractor
+
+    task = get_task(args.task)
+    if args.num_threads:
+        torch.set_num_threads(args.num_threads)
+    out = Path(args.output_dir)
+    project = ProjectConfiguration(project_dir=str(out / "run"), automatic_checkpoint_naming=True, total_limit=2)
+    accelerator = Accelerator(mixed_precision=args.mixed_precision, gradient_accumulation_steps=args.grad_accum,
+                              log_with=args.tracker, project_config=project)
+    set_seed(args.seed)
+
+    # Data: features in memory (a dataset), or fresh draws from the generator each epoch (stream).
+    fe = feature_extractor(task)
+    maker, ds = load_splits(args, task)
+    data = {}
+    if ds is not None:
+        for split in ("train", "validation", "test"):
+            if split in ds and len(ds[split]):
+                data[split] = featurise(ds[split], task, fe)
+    else:
+        n_eval = max(64, args.stream_examples // 8)
+        data = {"train": stream_split(maker, task, fe, "train", args.stream_examples, 0),
+                "validation": stream_split(maker, task, fe, "validation", n_eval, 0),
+                "test": stream_split(maker, task, fe, "test", n_eval, 0)}
+    # AST normalises features by dataset statistics: measured on the training split, stored in the
+    # preprocessor config, applied here to the features computed with the defaults.
+    raw_mean, raw_std = -4.2677393, 4.5689974
+    train_raw = data["train"][0].astype(np.float32) * (2 * raw_std) + raw_mean
+    mean, std = normalisation(train_raw)
+    fe_raw, fe = fe, feature_extractor(task, mean=mean, std=std)
+
+    def renorm(x):
+        return (((x.astype(np.float32) * (2 * raw_std) + raw_mean) - mean) / (2 * std)).astype(np.float16)
+
+    data = {s: (renorm(x), y) for s, (x, y) in data.items()}
+
+    model = build_model(task, args.size, seed=args.seed)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps_per_epoch = math.ceil(len(data["train"][1]) / args.batch_size / args.grad_accum)
+    total = steps_per_epoch * args.epochs
+    warmup = int(total * args.warmup_ratio)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, total)))))
+    model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
+    progress = Progress()
+    accelerator.register_for_checkpointing(progress)
+    if args.resume:
+        ckpts = out / "run" / "checkpoints"
+        if not ckpts.exists() or not any(ckpts.iterdir()):
+            raise FileNotFoundError(f"--resume: no checkpoint in {ckpts}")
+        accelerator.load_state()  # the latest checkpoint
+        accelerator.project_configuration.iteration = progress.epoch
+        accelerator.print(f"resumed after epoch {progress.epoch}")
+    if args.tracker:
+        accelerator.init_trackers(f"dub-{task.name}", config={k: v for k, v in asdict(args).items()
+                                                               if isinstance(v, (int, float, str, bool))})
+    history = []
+    for epoch in range(progress.epoch, args.epochs):
+        if args.stream and epoch > 0:  # fresh augmented examples every epoch
+            x, y = stream_split(maker, task, fe_raw, "train", args.stream_examples, epoch)
+            data["train"] = (renorm(x), y)
+        loaders = get_dataloaders(args, task, fe, args.seed + epoch, data)
+        train_loader, val_loader = accelerator.prepare(loaders["train"], loaders["validation"])
+        model.train()
+        total_loss, n = 0.0, 0
+        for x, y in train_loader:
+            with accelerator.accumulate(model):
+                loss = model(input_values=x.float(), labels=y).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients:
+                    accelerator.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            total_loss += float(loss.detach()) * len(y)
+            n += len(y)
+        val, _, _ = evaluate(model, val_loader, accelerator, task)
+        progress.epoch = epoch + 1
+        log = {"loss/train": total_loss / max(1, n), **{f"validation/{k}": v for k, v in val.items()}, "epoch": epoch + 1}
+        accelerator.log(log, step=epoch + 1)
+        accelerator.print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in log.items()
+                                      if "/accuracy/" not in k}))
+        history.append(log)
+        if val["score"] >= progress.best:
+            progress.best = val["score"]
+            accelerator.wait_for_everyone()
+            if accelerator.is_main_process:
+                accelerator.unwrap_model(model).save_pretrained(out / "best", safe_serialization=True)
+        accelerator.save_state()
+    accelerator.end_training()
+
+    # Final artefact: the best epoch on validation, scored once on the held-out test split.
+    results = {"history": history}
+    if accelerator.is_main_process:
+        from transformers import ASTForAudioClassification
+
+        best = ASTForAudioClassification.from_pretrained(out / "best") if (out / "best").exists() else accelerator.unwrap_model(model)
+        best.config.dub_task = task.name
+        best.save_pretrained(out, safe_serialization=True)
+        fe.save_pretrained(out)
+        eval_acc = Accelerator(cpu=not torch.cuda.is_available())
+        scored = {}
+        for split in ("validation", "test"):
+            if split in data:
+                loader = get_dataloaders(args, task, fe, args.seed, {split: data[split]})[split]
+                m, logits, y = evaluate(best.to(eval_acc.device), loader, eval_acc, task)
+                scored[split] = m
+                if split == "test":
+                    cm, names = confusion(task, logits, y) if not task.multi_label else (None, None)
+        results.update(scored)
+        write_model_card(out, task, args, scored, cm if not task.multi_label and "test" in data else None,
+                         names if not task.multi_label and "test" in data else None,
+                         n_train=len(data["train"][1]))
+        (out / "train_results.json").write_text(json.dumps(results, indent=1))
+        if args.push_to_hub:
+            from .hub import push_model
+
+            push_model(out, args.push_to_hub)
+    return results
