@@ -12,6 +12,7 @@ demo: setup
 	$(DUB) generate --config notes --num-examples 40 --out demo_out/dataset --seed 0 --quiet
 	$(DUB) info demo_out/dataset --config drums
 	$(DUB) info demo_out/dataset --config notes
+	$(DUB) classify --task drums examples/kick.wav examples/snare.flac examples/closed_hihat.mp3 examples/crash.ogg
 
 test: setup
 	$(PY) -m pytest -q

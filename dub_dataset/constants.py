@@ -69,10 +69,12 @@ VELOCITY_RANGE = (20, 127)
 SPLITS = ("train", "validation", "test")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # Whole SoundFonts held out (NSynth holds out instruments). Keys: lower-case file stem.
+# MuseScore_General derives from FluidR3_GM, so training needs sf_GMbank's distinct samples;
+# TimGM6mb, a complete GM bank never heard in training, is the test set.
 SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
-    "red_zeppelin_4_lv2": "train", "sf_gmbank": "validation", "timgm6mb": "test",
-    "black_pearl_4_lv2": "test",
+    "sf_gmbank": "train", "red_zeppelin_4_lv2": "train", "black_pearl_4_lv2": "validation",
+    "timgm6mb": "test",
 }
 # Licences of the SoundFonts Debian ships, for the dataset card. Keys: lower-case file stem.
 SOUNDFONT_LICENSE = {

@@ -131,6 +131,9 @@ def generate(spec: Spec, num_examples: int, out: str | os.PathLike, num_proc: in
         for u in todo:
             bar.update(write_unit(maker, u, staging))
     else:
+        # One BLAS thread per worker: the workers are the parallelism (set before they import numpy).
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(var, "1")
         # spawn: FluidSynth and torch threads do not survive fork. A worker that dies raises
         # BrokenProcessPool here instead of being respawned forever.
         with ProcessPoolExecutor(min(num_proc, len(todo)), mp_context=mp.get_context("spawn"),

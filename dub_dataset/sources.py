@@ -5,8 +5,8 @@ user's sample file. Sources, not examples, are assigned to splits, so no instrum
 two splits (as NSynth holds out instruments):
 
 - ``split_by="soundfont"``: whole SoundFonts by the table in constants.SOUNDFONT_SPLIT
-  (FluidR3_GM, MuseScore_General, Red_Zeppelin train; sf_GMbank validation; TimGM6mb,
-  Black_Pearl test); unknown fonts by a stable hash.
+  (FluidR3_GM, MuseScore_General, sf_GMbank, Red_Zeppelin train; Black_Pearl validation;
+  TimGM6mb test); unknown fonts by a stable hash.
 - ``split_by="preset"``: presets of the given fonts, ranked by a stable hash: one in ten to test,
   one in ten to validation (at least one each when there are three or more), the rest to train.
 - ``"auto"``: by SoundFont when that fills all three splits, else by preset.
@@ -34,7 +34,7 @@ from .constants import (
 from .features import check_config, features_for, image_column
 from .render import Note, create_engine
 from .soundfonts import Preset, SoundFont, resolve_soundfonts, soundfont_split
-from .spectrogram import image, png_bytes
+from .spectrogram import images, png_bytes
 
 MAX_ATTEMPTS = 12  # redraws before a source that never sounds is an error
 
@@ -142,8 +142,8 @@ class Maker:
         row["audio"] = {"bytes": encode_flac(audio, self.sr), "path": None}
         row["effects"] = [effects.EFFECTS_INDEX[e] for e in effects.effect_labels(params)]
         row.update(params)
-        for kind in self.spec.images:
-            row[image_column(kind)] = {"bytes": png_bytes(image(audio, kind, self.sr)), "path": None}
+        for kind, pixels in images(audio, self.spec.images, self.sr).items():
+            row[image_column(kind)] = {"bytes": png_bytes(pixels), "path": None}
         return row
 
     def describe(self) -> dict:

@@ -97,18 +97,35 @@ def _to_uint8(db: np.ndarray) -> np.ndarray:
     return (np.clip(scaled, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
+def images(audio: np.ndarray, kinds: tuple[str, ...], sample_rate: int = SAMPLE_RATE) -> dict[str, np.ndarray]:
+    """uint8 greyscale pictures of ``audio``, one per kind: low frequencies at the bottom, time to
+    the right (for ``peak``: frequency to the right, a bar per DFT bin, louder = taller).
+    The Hamming DFT is computed once for both the ``hamming`` and ``peak`` pictures."""
+    out, mags = {}, {}
+
+    def mag(window_kind):
+        if window_kind not in mags:
+            mags[window_kind] = stft_magnitude(audio, window_kind)
+        return mags[window_kind]
+
+    for kind in kinds:
+        if kind in ("hamming", "dolph"):
+            out[kind] = _to_uint8(amplitude_db(mag(kind)))[::-1]
+        elif kind == "logmel":
+            out[kind] = _to_uint8(log_mel(audio, sample_rate) * (10.0 / np.log(10.0)))[::-1]
+        elif kind == "peak":
+            peak_db = amplitude_db(mag("hamming").max(axis=1))
+            heights = _to_uint8(peak_db).astype(np.int32) * PEAK_IMAGE_HEIGHT // 255
+            rows = np.arange(PEAK_IMAGE_HEIGHT)[::-1, None]  # row 0 is the top of the picture
+            out[kind] = np.where(rows < heights[None, :], 255, 0).astype(np.uint8)
+        else:
+            raise ValueError(f"unknown spectrogram kind {kind!r}: choose from {', '.join(IMAGE_KINDS)}")
+    return out
+
+
 def image(audio: np.ndarray, kind: str, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
-    """A uint8 greyscale picture of ``audio``: low frequencies at the bottom, time to the right
-    (for ``peak``: frequency to the right, a bar per DFT bin, louder = taller)."""
-    if kind in ("hamming", "dolph"):
-        return _to_uint8(amplitude_db(stft_magnitude(audio, kind)))[::-1]
-    if kind == "logmel":
-        return _to_uint8(log_mel(audio, sample_rate) * (10.0 / np.log(10.0)))[::-1]
-    if kind == "peak":
-        heights = _to_uint8(peak_spectrum_db(audio)).astype(np.int32) * PEAK_IMAGE_HEIGHT // 255
-        rows = np.arange(PEAK_IMAGE_HEIGHT)[::-1, None]  # row 0 is the top of the picture
-        return np.where(rows < heights[None, :], 255, 0).astype(np.uint8)
-    raise ValueError(f"unknown spectrogram kind {kind!r}: choose from {', '.join(IMAGE_KINDS)}")
+    """One picture of ``audio`` (see ``images``)."""
+    return images(audio, (kind,), sample_rate)[kind]
 
 
 def png_bytes(pixels: np.ndarray) -> bytes:

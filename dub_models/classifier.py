@@ -59,6 +59,22 @@ def build_model(task: Task, size: str = "tiny", seed: int = 0):
     return ASTForAudioClassification(config)
 
 
+def from_checkpoint(task: Task, checkpoint: str):
+    """Fine-tune from a pretrained AST (e.g. ``MIT/ast-finetuned-audioset-10-10-0.4593``, a folder
+    or Hub id): its encoder, a new head for ``task``, and its own patch/stride/length settings."""
+    from transformers import ASTForAudioClassification
+
+    try:
+        model = ASTForAudioClassification.from_pretrained(
+            checkpoint, num_labels=len(task.labels), id2label=dict(enumerate(task.labels)),
+            label2id={n: i for i, n in enumerate(task.labels)}, problem_type=task.problem_type,
+            ignore_mismatched_sizes=True)
+    except OSError as e:
+        raise ValueError(f"cannot load the AST checkpoint {checkpoint!r}: {e}") from e
+    model.config.dub_task = task.name
+    return model
+
+
 def shipped_model(task: str) -> Path:
     path = WEIGHTS_DIR / task
     if not (path / "config.json").exists():

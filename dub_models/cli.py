@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from dub_dataset.effects import AugmentConfig
 from dub_dataset.constants import ENGINES, EXAMPLES_PER_FILE, IMAGE_KINDS, SAMPLE_RATE
 
 
@@ -25,7 +26,8 @@ def cmd_generate(a) -> int:
 
     spec = Spec(config=a.config, seed=a.seed, sample_rate=a.sample_rate, clip_s=a.clip_seconds,
                 soundfonts=a.soundfont or None, sample_dir=a.sample_dir, engines=a.engines,
-                images=a.images, augment=AugmentConfig() if not a.dry else AugmentConfig.dry(),
+                images=a.images,
+                augment=AugmentConfig(max_pitch_shift_cents=a.max_pitch_shift_cents) if not a.dry else AugmentConfig.dry(),
                 split_by=a.split_by)
     out = generate(spec, a.num_examples, a.out, num_proc=a.num_proc, shard=a.shard,
                    num_shards=a.num_shards, examples_per_file=a.examples_per_file, progress=not a.quiet)
@@ -86,7 +88,7 @@ def cmd_train(a) -> int:
     if not a.dataset and not a.stream:
         raise ValueError("give --dataset DIR_OR_HUB_ID or --stream")
     res = training_function(TrainArgs(
-        task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, epochs=a.epochs,
+        task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, init_from=a.init_from, epochs=a.epochs,
         batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum, mixed_precision=a.mixed_precision,
         seed=a.seed, resume=a.resume, tracker=None if a.tracker == "none" else a.tracker,
         max_train_examples=a.max_train_examples, stream=a.stream, stream_examples=a.stream_examples,
@@ -137,6 +139,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--images", type=_csv(IMAGE_KINDS), default=IMAGE_KINDS, help="comma list: " + ",".join(IMAGE_KINDS))
     g.add_argument("--split-by", default="auto", choices=("auto", "soundfont", "preset"))
     g.add_argument("--dry", action="store_true", help="no augmentation")
+    g.add_argument("--max-pitch-shift-cents", type=float, default=AugmentConfig.max_pitch_shift_cents,
+                   help="largest detune drawn (default: slight)")
     g.add_argument("--push-to-hub", metavar="ORG/NAME")
     g.add_argument("--private", action="store_true")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -160,6 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", help="dub dataset folder or Hub id")
     t.add_argument("--output-dir", required=True)
     t.add_argument("--size", default="tiny", help="tiny, small or base")
+    t.add_argument("--init-from", help="pretrained AST folder or Hub id, e.g. MIT/ast-finetuned-audioset-10-10-0.4593")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=5e-4)

@@ -26,6 +26,7 @@ class TrainArgs:
     output_dir: str
     dataset: str | None = None  # folder or Hub id of a dub dataset; None with stream=True
     size: str = "tiny"
+    init_from: str | None = None  # a pretrained AST folder or Hub id to fine-tune instead of size
     epochs: int = 10
     batch_size: int = 32
     lr: float = 5e-4
@@ -41,6 +42,7 @@ class TrainArgs:
     stream_examples: int = 2000  # per epoch, with stream
     soundfonts: list[str] | None = None  # with stream
     num_threads: int | None = None
+    spec_augment: int = 2  # frequency and time masks per example (0: off)
     push_to_hub: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -125,6 +127,28 @@ def stream_split(maker, task: Task, fe, split: str, n: int, seed_offset: int):
     return feats, targets(task, [r[task.label_column] for r in rows])
 
 
+def spec_augment(x, masks: int = 2, max_freq: int = 24, max_time: int = 40):
+    """SpecAugment on a batch (batch, frames, mels): ``masks`` frequency and time bands set to 0
+    (the normalised mean), drawn from torch's generator (seeded, checkpointed by accelerate)."""
+    import torch
+
+    if masks <= 0:
+        return x
+    b, t, f = x.shape
+    x = x.clone()
+    for _ in range(masks):
+        fw = torch.randint(0, max_freq + 1, (b,))
+        f0 = (torch.rand(b) * (f - fw)).long()
+        tw = torch.randint(0, max_time + 1, (b,))
+        t0 = (torch.rand(b) * (t - tw).clamp(min=0)).long()
+        fr = torch.arange(f)[None, :]
+        tr = torch.arange(t)[None, :]
+        fmask = (fr >= f0[:, None]) & (fr < (f0 + fw)[:, None])
+        tmask = (tr >= t0[:, None]) & (tr < (t0 + tw)[:, None])
+        x = x.masked_fill(fmask[:, None, :].to(x.device) | tmask[:, :, None].to(x.device), 0.0)
+    return x
+
+
 # -- metrics ------------------------------------------------------------------------------------
 def metrics(task: Task, logits: np.ndarray, y: np.ndarray) -> dict:
     if task.multi_label:
@@ -181,7 +205,7 @@ def training_function(args: TrainArgs) -> dict:
     from accelerate.utils import ProjectConfiguration, set_seed
 
     from .card import write_model_card
-    from .classifier import build_model, feature_extractor
+    from .classifier import build_model, feature_extractor, from_checkpoint
 
     task = get_task(args.task)
     if args.num_threads:
@@ -217,7 +241,13 @@ def training_function(args: TrainArgs) -> dict:
 
     data = {s: (renorm(x), y) for s, (x, y) in data.items()}
 
-    model = build_model(task, args.size, seed=args.seed)
+    if args.init_from:
+        model = from_checkpoint(task, args.init_from)
+        if model.config.max_length != fe.max_length:  # the checkpoint's position embeddings fix the length
+            fe = feature_extractor(task, mean=mean, std=std)
+            fe.max_length = model.config.max_length
+    else:
+        model = build_model(task, args.size, seed=args.seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(data["train"][1]) / args.batch_size / args.grad_accum)
     total = steps_per_epoch * args.epochs
@@ -248,7 +278,7 @@ def training_function(args: TrainArgs) -> dict:
         total_loss, n = 0.0, 0
         for x, y in train_loader:
             with accelerator.accumulate(model):
-                loss = model(input_values=x.float(), labels=y).loss
+                loss = model(input_values=spec_augment(x.float(), args.spec_augment), labels=y).loss
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), 1.0)

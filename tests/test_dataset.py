@@ -229,3 +229,11 @@ def test_push_to_hub_fails_clearly_offline(small_dataset, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="dub-org/x"):
         push_to_hub(small_dataset, "dub-org/x", token="hf_dummy")
+
+
+def test_cli_info_prints_what_the_dataset_holds(small_dataset, capsys):
+    from dub_models.cli import main
+
+    assert main(["info", str(small_dataset), "--config", "drums"]) == 0
+    out = capsys.readouterr().out
+    assert "num_rows: 32" in out and "train.drum_class" in out and "drums-train-0000000" in out

@@ -1,0 +1,136 @@
+"""Model zoo: a tiny AST trains on real renders; save/load, pipeline, CLI and resume agree."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import SR, TIMGM, ffmpeg
+from dub_dataset.render import Note, get_engine
+from dub_dataset.soundfonts import load_soundfont
+
+
+@pytest.fixture(scope="module")
+def drums_ds(tmp_path_factory, small_fonts):
+    from dub_dataset import Spec, generate
+
+    out = tmp_path_factory.mktemp("drums")
+    generate(Spec("drums", seed=1, soundfonts=small_fonts, images=()), 600, out, num_proc=2,
+             examples_per_file=150, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, drums_ds):
+    from dub_models.train import TrainArgs, training_function
+
+    out = tmp_path_factory.mktemp("model")
+    res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(out), epochs=8,
+                                      batch_size=32, lr=1e-3, tracker=None, num_threads=2))
+    return out, res
+
+
+def test_tiny_model_beats_chance_on_held_out_kits(trained):
+    out, res = trained
+    chance = 1 / 12
+    assert res["test"]["accuracy"] > 3 * chance, res["test"]
+    assert res["validation"]["accuracy"] > 3 * chance
+    for name in ("model.safetensors", "config.json", "preprocessor_config.json", "README.md", "confusion_matrix.png"):
+        assert (out / name).exists(), name
+    card = (out / "README.md").read_text()
+    assert "pipeline_tag: audio-classification" in card and "model-index" in card
+    assert f"{res['test']['accuracy']:.3f}" in card
+
+
+def test_save_load_gives_identical_logits(trained, tmp_path):
+    import torch
+    from transformers import ASTFeatureExtractor, ASTForAudioClassification
+
+    out, _ = trained
+    model = ASTForAudioClassification.from_pretrained(out).eval()
+    fe = ASTFeatureExtractor.from_pretrained(out)
+    x = np.random.default_rng(0).standard_normal(2 * SR).astype(np.float32) * 0.1
+    inp = fe(x, sampling_rate=SR, return_tensors="pt")
+    model.save_pretrained(tmp_path / "again")
+    again = ASTForAudioClassification.from_pretrained(tmp_path / "again").eval()
+    with torch.no_grad():
+        assert torch.equal(model(**inp).logits, again(**inp).logits)
+    assert model.config.id2label[0] == "kick" and model.config.problem_type == "single_label_classification"
+
+
+def test_cli_and_pipeline_agree_on_real_files(trained, tmp_path):
+    from transformers import pipeline
+
+    out, _ = trained
+    font = load_soundfont(TIMGM)
+    kit = font.drum_kits()[0]
+    files = []
+    for note, fmt in ((36, "wav"), (42, "mp3"), (49, "flac")):
+        x = get_engine("fluidsynth", SR).render(TIMGM, kit, [Note(0, 0.1, note, 110)], 1.0, drum=True)
+        wav = tmp_path / f"{note}.wav"
+        sf.write(wav, np.stack([x, x], 1), SR)  # stereo: the CLI mixes down
+        if fmt != "wav":
+            ffmpeg("-i", str(wav), "-ar", "44100", str(wav.with_suffix("." + fmt)))
+        files.append(str(wav.with_suffix("." + fmt)))
+    cli = subprocess.run([sys.executable, "-m", "dub_models.cli", "classify", "--model", str(out), "--json", *files],
+                         capture_output=True, text=True, check=True)
+    results = json.loads(cli.stdout)
+    pipe = pipeline("audio-classification", model=str(out))
+    for f, r in zip(files, results):
+        from dub_dataset.audio_io import load_audio
+
+        direct = pipe({"raw": load_audio(f, SR), "sampling_rate": SR}, top_k=3)
+        assert [d["label"] for d in direct] == [s["label"] for s in r["labels"]]
+        assert direct[0]["score"] == pytest.approx(r["labels"][0]["score"], abs=1e-5)
+
+
+def test_classify_bad_input(trained, tmp_path):
+    from dub_dataset.audio_io import AudioError
+    from dub_models.classifier import classify_files
+
+    out, _ = trained
+    silent = tmp_path / "silence.wav"
+    sf.write(silent, np.zeros(SR, np.float32), SR)
+    short = tmp_path / "short.wav"  # 50 ms: padded by the feature extractor
+    sf.write(short, (np.random.default_rng(0).standard_normal(800) * 0.3).astype(np.float32), 8000)
+    res = classify_files([str(silent), str(short)], model=str(out))
+    assert res[0]["silent"] and not res[1]["silent"] and len(res[1]["labels"]) == 3
+    bad = tmp_path / "bad.ogg"
+    bad.write_bytes(b"OggS" + b"\x00" * 100)
+    with pytest.raises(AudioError, match="bad.ogg"):
+        classify_files([str(bad)], model=str(out))
+
+
+def test_resume_continues_the_same_run(drums_ds, tmp_path):
+    from safetensors.numpy import load_file
+
+    from dub_models.train import TrainArgs, training_function
+
+    common = dict(task="drums", dataset=str(drums_ds), batch_size=32, lr=1e-3, tracker=None, num_threads=2,
+                  max_train_examples=160)
+    training_function(TrainArgs(output_dir=str(tmp_path / "straight"), epochs=2, **common))
+    training_function(TrainArgs(output_dir=str(tmp_path / "resumed"), epochs=1, **common))
+    training_function(TrainArgs(output_dir=str(tmp_path / "resumed"), epochs=2, resume=True, **common))
+    a = load_file(tmp_path / "straight" / "run" / "checkpoints" / "checkpoint_1" / "model.safetensors")
+    b = load_file(tmp_path / "resumed" / "run" / "checkpoints" / "checkpoint_1" / "model.safetensors")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    hist = json.loads((tmp_path / "resumed" / "train_results.json").read_text())["history"]
+    assert [h["epoch"] for h in hist] == [2]
+
+
+def test_push_model_fails_clearly_offline(trained, monkeypatch):
+    from dub_models.hub import push_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(RuntimeError, match="dub-org/drums"):
+        push_model(trained[0], "dub-org/drums", token="hf_dummy")
+
+
+def test_train_refuses_a_dataset_without_the_label(drums_ds, tmp_path):
+    from dub_models.train import TrainArgs, training_function
+
+    with pytest.raises(ValueError, match="no column 'program'|notes"):
+        training_function(TrainArgs(task="instrument", dataset=str(drums_ds), output_dir=str(tmp_path), tracker=None))
