@@ -6,7 +6,7 @@ SILENCE_PEAK = 1e-4  # a render whose absolute peak stays below this (-80 dBFS) 
 OUTPUT_PEAK = 0.99  # peak after augmentation is capped here (gain recorded)
 
 # Default clip lengths per config, seconds
-CLIP_S = {"drums": 2.0, "notes": 4.0, "folder": 4.0}
+CLIP_S = {"drums": 2.0, "notes": 4.0, "folder": 4.0, "mixtures": 8.0}
 DRUM_HIT_HOLD_S = 0.1  # a drum hit's note-off comes this long after its note-on
 RELEASE_S = 1.0  # notes: at least this much of the clip follows the note-off
 

@@ -6,7 +6,7 @@ import re
 
 from .constants import DRUM_CLASSES, DRUM_NOTES, EFFECTS, GM_FAMILIES, IMAGE_KINDS
 
-CONFIGS = ("drums", "notes", "folder")
+CONFIGS = ("drums", "notes", "folder", "mixtures")
 
 
 def _slug(name: str) -> str:
@@ -65,6 +65,22 @@ def features_for(config: str, sample_rate: int, images: tuple[str, ...] = IMAGE_
             "velocity": Value("int16"),
             "hold_s": Value("float32"),
         }
+    elif config == "mixtures":
+        cols |= {
+            "notes": List({"onset_s": Value("float32"), "offset_s": Value("float32"), "pitch": Value("int16"),
+                           "velocity": Value("int16"), "program": Value("int16"), "is_drum": Value("bool"),
+                           "track": Value("int16")}),
+            "tracks": List({"role": Value("string"), "program": Value("int16"), "is_drum": Value("bool"),
+                            "instrument": Value("string"), "soundfont": Value("string"), "engine": Value("string"),
+                            "mix_gain_db": Value("float32"), "effects": List(Value("string")),
+                            "effect_params": Value("string")}),
+            "tempo_bpm": Value("float32"),
+            "source": Value("string"),  # "procedural" or the MIDI file's name
+            "noise_snr_db": Value("float32"),
+            "mp3_vbr_quality": Value("float32"),
+        }
+        cols |= {image_column(kind): Image() for kind in images}
+        return Features(cols)
     else:
         if not labels:
             raise ValueError("the folder config needs its class labels (the sample folders' names)")

@@ -17,6 +17,7 @@ the dataset does not depend on how the work is divided among processes or machin
 
 from __future__ import annotations
 
+import json
 import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -161,6 +162,7 @@ class _SoundFontMaker(Maker):
         self.fonts = resolve_soundfonts(spec.soundfonts)
         self.engines = [create_engine(e, self.sr) for e in spec.engines]
         self._probe = None  # engine that checks which keys sound, apart from the example engines
+        self._sounding: dict[tuple[str, int, int], list[int]] = {}
 
     def reset(self) -> None:
         self.engines = [e if e.name == "tinysoundfont" else create_engine(e.name, self.sr) for e in self.engines]
@@ -169,6 +171,18 @@ class _SoundFontMaker(Maker):
         if self._probe is None:
             self._probe = create_engine(self.spec.engines[0], self.sr)
         return self._probe
+
+    def sounding_notes(self, font: SoundFont, kit: Preset) -> list[int]:
+        """GM notes 35-81 that sound in this kit: kit-only fonts cover part of the key range."""
+        key = (font.path, kit.bank, kit.program)
+        if key not in self._sounding:
+            engine = self.probe_engine()
+            self._sounding[key] = [
+                n for n in DRUM_NOTES
+                if np.abs(engine.render(font.path, kit, [Note(0.0, DRUM_HIT_HOLD_S, n, 100)], 0.25,
+                                        drum=True)).max() > SILENCE_PEAK
+            ]
+        return self._sounding[key]
 
     def _render(self, engine, font, preset, notes, drum, bend_cents) -> np.ndarray:
         return engine.render(font.path, preset, notes, self.spec.clip_s, drum=drum, bend_cents=bend_cents)
@@ -188,23 +202,10 @@ class DrumMaker(_SoundFontMaker):
             raise ValueError("no percussion kit in " + ", ".join(f.path for f in self.fonts)
                              + " (bank 128, or a kit-only font such as the AVL drumkits)")
         self.by_split, self.split_rule = _assign(kits, spec.split_by)
-        self._sounding: dict[tuple[str, int, int], list[int]] = {}
         self._candidates: dict[str, dict[str, list]] = {}
 
     def sources_in(self, split):
         return self.by_split[split]
-
-    def sounding_notes(self, font: SoundFont, kit: Preset) -> list[int]:
-        """GM notes 35-81 that sound in this kit: kit-only fonts cover part of the key range."""
-        key = (font.path, kit.bank, kit.program)
-        if key not in self._sounding:
-            engine = self.probe_engine()
-            self._sounding[key] = [
-                n for n in DRUM_NOTES
-                if np.abs(engine.render(font.path, kit, [Note(0.0, DRUM_HIT_HOLD_S, n, 100)], 0.25,
-                                        drum=True)).max() > SILENCE_PEAK
-            ]
-        return self._sounding[key]
 
     def candidates(self, split: str) -> dict[str, list]:
         if split not in self._candidates:
@@ -351,7 +352,110 @@ class FolderMaker(Maker):
         return self._finish(row, clip, params, rng, pitch_applied=False)
 
 
-MAKERS = {"drums": DrumMaker, "notes": NoteMaker, "folder": FolderMaker}
+class MixtureMaker(_SoundFontMaker):
+    """Polyphonic multi-instrument clips with note-level labels, for transcription.
+
+    Procedurally composed parts (or windows of the MIDI files in ``spec.sample_dir``), each
+    rendered with a preset of the split's SoundFonts, given its own effects (no time stretch:
+    note times stay exact; the detune is done in the synth and recorded), mixed at drawn levels,
+    then noise and mp3 artefacts on the mix.
+    """
+
+    MIDI_FRACTION = 0.5  # of examples taken from MIDI files, when a MIDI folder is given
+
+    def __init__(self, spec: Spec):
+        super().__init__(spec)
+        melodic = [(f, p) for f in self.fonts for p in f.melodic() if p.program < 128]
+        kits = [(f, k) for f in self.fonts for k in f.drum_kits()]
+        if not melodic:
+            raise ValueError("no GM melodic preset (bank 0) in " + ", ".join(f.path for f in self.fonts))
+        self.by_split, self.split_rule = _assign(melodic + kits, spec.split_by)
+        self.midi_by_split = {s: [] for s in SPLITS}
+        if spec.sample_dir:
+            root = Path(spec.sample_dir).expanduser()
+            if not root.is_dir():
+                raise ValueError(f"{root}: MIDI folder not found")
+            files = sorted(str(f) for f in root.rglob("*") if f.suffix.lower() in (".mid", ".midi"))
+            if not files:
+                raise ValueError(f"{root}: no .mid or .midi files")
+            for f, split in _rank_split(files).items():
+                self.midi_by_split[split].append(f)
+        track_aug = dict(spec.augment.to_dict(), time_stretch=0.0, noise=0.0, mp3=0.0)
+        track_aug["time_stretch_range"] = tuple(track_aug["time_stretch_range"])
+        self.track_augment = effects.AugmentConfig(**track_aug)
+        self.mix_augment = effects.AugmentConfig(**{**effects.AugmentConfig.dry().to_dict(),
+                                                    "noise": spec.augment.noise, "mp3": spec.augment.mp3,
+                                                    "time_stretch_range": (0.9, 1.1)})
+
+    def sources_in(self, split):
+        return self.by_split[split]
+
+    def _preset_for(self, rng, split: str, program: int, is_drum: bool):
+        pool = self.by_split[split]
+        if is_drum:
+            cands = [(f, p) for f, p in pool if p.bank == 128 or f.is_kit_only()]
+        else:
+            melodic = [(f, p) for f, p in pool if p.bank == 0 and not f.is_kit_only()]
+            cands = ([(f, p) for f, p in melodic if p.program == program]
+                     or [(f, p) for f, p in melodic if p.program // PROGRAMS_PER_FAMILY == program // PROGRAMS_PER_FAMILY]
+                     or melodic)
+        return cands[rng.integers(len(cands))] if cands else None
+
+    def make(self, split, index):
+        from .music import compose, parts_from_midi
+
+        rng = self.rng(split, index)
+        midi_files = self.midi_by_split[split]
+        source, bpm = "procedural", 0.0
+        if midi_files and rng.random() < self.MIDI_FRACTION:
+            path = midi_files[rng.integers(len(midi_files))]
+            parts, source = parts_from_midi(path, rng, self.spec.clip_s), Path(path).name
+        else:
+            parts, bpm = compose(rng, self.spec.clip_s)
+        mix = np.zeros(self.n_samples, np.float32)
+        notes, tracks = [], []
+        for part in parts:
+            chosen = self._preset_for(rng, split, part.program, part.is_drum)
+            if chosen is None:
+                continue  # no kit (or preset) in this split: the part is left out, and so are its labels
+            font, preset = chosen
+            engine = self.engines[rng.integers(len(self.engines))]
+            params = effects.draw(rng, self.track_augment)
+            part_notes = part.notes
+            if part.is_drum:
+                sounding = set(self.sounding_notes(font, preset))
+                part_notes = [n for n in part_notes if n.pitch in sounding]
+            if not part_notes:
+                continue
+            audio = engine.render(font.path, preset, part_notes, self.spec.clip_s, drum=part.is_drum,
+                                  bend_cents=params["pitch_shift_cents"])
+            audio = effects.apply(audio, self.sr, params, rng, pitch_applied=True)
+            gain_db = round(float(rng.uniform(-12, 0)), 2)
+            mix += audio * np.float32(10 ** (gain_db / 20))
+            track = len(tracks)
+            program = -1 if part.is_drum else preset.program
+            tracks.append({"role": part.role, "program": program, "is_drum": part.is_drum,
+                           "instrument": preset.name, "soundfont": font.name, "engine": engine.name,
+                           "mix_gain_db": gain_db, "effects": effects.effect_labels(params),
+                           "effect_params": json.dumps(params, sort_keys=True)})
+            notes += [{"onset_s": n.onset_s, "offset_s": n.offset_s, "pitch": n.pitch, "velocity": n.velocity,
+                       "program": program, "is_drum": part.is_drum, "track": track} for n in part_notes]
+        mix_params = effects.draw(rng, self.mix_augment)
+        audio = effects.apply(mix, self.sr, mix_params, rng, pitch_applied=True)
+        notes.sort(key=lambda n: (n["onset_s"], n["pitch"]))
+        row = {"id": f"mixtures-{split}-{index:07d}", "audio": {"bytes": encode_flac(audio, self.sr), "path": None},
+               "notes": notes, "tracks": tracks, "tempo_bpm": round(bpm, 2), "source": source,
+               "noise_snr_db": mix_params["noise_snr_db"], "mp3_vbr_quality": mix_params["mp3_vbr_quality"]}
+        for kind, pixels in images(audio, self.spec.images, self.sr).items():
+            row[image_column(kind)] = {"bytes": png_bytes(pixels), "path": None}
+        return row
+
+    def _source_name(self, src):
+        f, p = src
+        return f"{f.name} / {p.name} ({p.bank}:{p.program})"
+
+
+MAKERS = {"drums": DrumMaker, "notes": NoteMaker, "folder": FolderMaker, "mixtures": MixtureMaker}
 
 
 def make_maker(spec: Spec) -> Maker:

@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("generate", help="render, augment and write a dataset in the Hub layout")
-    g.add_argument("--config", required=True, help="drums, notes or folder")
+    g.add_argument("--config", required=True, help="drums, notes, folder or mixtures")
     g.add_argument("--num-examples", type=int, required=True)
     g.add_argument("--out", required=True, help="dataset folder (load_dataset(OUT, CONFIG) reads it)")
     g.add_argument("--num-proc", type=int, default=1)
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--shard", type=int, default=0, help="this machine's shard, 0-based")
     g.add_argument("--num-shards", type=int, default=1, help="machines sharing the job")
     g.add_argument("--soundfont", action="append", help="SoundFont path (repeat); default: all system ones")
-    g.add_argument("--sample-dir", help="folder config: one sub-folder of samples per instrument")
+    g.add_argument("--sample-dir", help="folder: one sub-folder of samples per instrument; mixtures: a folder of MIDI files")
     g.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
     g.add_argument("--clip-seconds", type=float, default=None, help="default: 2 (drums), 4 (notes, folder)")
     g.add_argument("--engines", type=_csv(ENGINES), default=ENGINES, help="comma list: " + ",".join(ENGINES))
