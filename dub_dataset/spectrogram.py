@@ -48,8 +48,10 @@ def frames(audio: np.ndarray, n_fft: int = N_FFT, hop: int = HOP) -> np.ndarray:
 
 def stft_magnitude(audio: np.ndarray, kind: str = "hamming", win_length: int = N_FFT) -> np.ndarray:
     """|DFT| of windowed frames, shape (N_FFT // 2 + 1, n_frames), float32."""
-    spec = np.fft.rfft(frames(audio) * window(kind, win_length), axis=1)
-    return np.abs(spec).T.astype(np.float32)
+    import scipy.fft
+
+    spec = scipy.fft.rfft(frames(audio) * window(kind, win_length), axis=1)  # float32 in, complex64 out
+    return np.abs(spec).T
 
 
 def amplitude_db(mag: np.ndarray) -> np.ndarray:

@@ -39,11 +39,22 @@ def feature_extractor(task: Task, mean: float = -4.2677393, std: float = 4.56899
                                max_length=num_frames(task.clip_s), mean=mean, std=std)
 
 
-def build_model(task: Task, size: str = "tiny", seed: int = 0):
-    """A new, randomly initialised classifier for ``task``."""
+def build_model(task: Task, size: str = "tiny", seed: int = 0, arch: str = "ast"):
+    """A new, randomly initialised classifier for ``task`` (``arch``: ast or cnn)."""
     import torch
     from transformers import ASTConfig, ASTForAudioClassification
 
+    if arch == "cnn":
+        from .cnn import DubCNNConfig, DubCNNForAudioClassification
+
+        torch.manual_seed(seed)
+        model = DubCNNForAudioClassification(DubCNNConfig(
+            num_mel_bins=N_MEL_BINS, max_length=num_frames(task.clip_s), id2label=dict(enumerate(task.labels)),
+            label2id={name: i for i, name in enumerate(task.labels)}, problem_type=task.problem_type))
+        model.config.dub_task = task.name
+        return model
+    if arch != "ast":
+        raise ValueError(f"unknown architecture {arch!r}: choose ast or cnn")
     if size not in SIZES:
         raise ValueError(f"unknown model size {size!r}: choose from {', '.join(SIZES)}")
     hidden, layers, heads, inter, stride = SIZES[size]

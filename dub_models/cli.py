@@ -88,7 +88,7 @@ def cmd_train(a) -> int:
     if not a.dataset and not a.stream:
         raise ValueError("give --dataset DIR_OR_HUB_ID or --stream")
     res = training_function(TrainArgs(
-        task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, init_from=a.init_from, epochs=a.epochs,
+        task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, arch=a.arch, init_from=a.init_from, epochs=a.epochs,
         batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum, mixed_precision=a.mixed_precision,
         seed=a.seed, resume=a.resume, tracker=None if a.tracker == "none" else a.tracker,
         max_train_examples=a.max_train_examples, stream=a.stream, stream_examples=a.stream_examples,
@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--task", required=True, help="drums, instrument or effects")
     t.add_argument("--dataset", help="dub dataset folder or Hub id")
     t.add_argument("--output-dir", required=True)
-    t.add_argument("--size", default="tiny", help="tiny, small or base")
+    t.add_argument("--size", default="tiny", help="AST size: tiny, small or base")
+    t.add_argument("--arch", default="ast", choices=("ast", "cnn"), help="AST, or dub's small log-mel CNN")
     t.add_argument("--init-from", help="pretrained AST folder or Hub id, e.g. MIT/ast-finetuned-audioset-10-10-0.4593")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=32)

@@ -26,6 +26,7 @@ class TrainArgs:
     output_dir: str
     dataset: str | None = None  # folder or Hub id of a dub dataset; None with stream=True
     size: str = "tiny"
+    arch: str = "ast"  # ast (ASTForAudioClassification) or cnn (dub's log-mel CNN)
     init_from: str | None = None  # a pretrained AST folder or Hub id to fine-tune instead of size
     epochs: int = 10
     batch_size: int = 32
@@ -247,7 +248,7 @@ def training_function(args: TrainArgs) -> dict:
             fe = feature_extractor(task, mean=mean, std=std)
             fe.max_length = model.config.max_length
     else:
-        model = build_model(task, args.size, seed=args.seed)
+        model = build_model(task, args.size, seed=args.seed, arch=args.arch)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(data["train"][1]) / args.batch_size / args.grad_accum)
     total = steps_per_epoch * args.epochs
@@ -305,9 +306,9 @@ def training_function(args: TrainArgs) -> dict:
     # Final artefact: the best epoch on validation, scored once on the held-out test split.
     results = {"history": history}
     if accelerator.is_main_process:
-        from transformers import ASTForAudioClassification
+        from transformers import AutoModelForAudioClassification
 
-        best = ASTForAudioClassification.from_pretrained(out / "best") if (out / "best").exists() else accelerator.unwrap_model(model)
+        best = AutoModelForAudioClassification.from_pretrained(out / "best") if (out / "best").exists() else accelerator.unwrap_model(model)
         best.config.dub_task = task.name
         best.save_pretrained(out, safe_serialization=True)
         fe.save_pretrained(out)

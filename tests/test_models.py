@@ -134,3 +134,24 @@ def test_train_refuses_a_dataset_without_the_label(drums_ds, tmp_path):
 
     with pytest.raises(ValueError, match="no column 'program'|notes"):
         training_function(TrainArgs(task="instrument", dataset=str(drums_ds), output_dir=str(tmp_path), tracker=None))
+
+
+def test_cnn_registers_with_auto_classes_and_pipeline(tmp_path):
+    import torch
+    from transformers import AutoModelForAudioClassification, pipeline
+
+    from dub_models.classifier import build_model, feature_extractor
+    from dub_models.tasks import get_task
+
+    task = get_task("drums")
+    model = build_model(task, arch="cnn").eval()
+    model.save_pretrained(tmp_path)
+    feature_extractor(task).save_pretrained(tmp_path)
+    again = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
+    assert type(again).__name__ == "DubCNNForAudioClassification"
+    x = torch.randn(2, 198, 128)
+    with torch.no_grad():
+        assert torch.equal(model(input_values=x).logits, again(input_values=x).logits)
+    pipe = pipeline("audio-classification", model=str(tmp_path))
+    out = pipe({"raw": np.random.default_rng(0).standard_normal(SR).astype(np.float32) * 0.1, "sampling_rate": SR}, top_k=12)
+    assert sorted(o["label"] for o in out) == sorted(task.labels)

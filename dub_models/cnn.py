@@ -1,0 +1,80 @@
+"""A small log-mel CNN classifier, registered with transformers' Auto classes.
+
+The alternative to AST that the zoo compares at equal CPU time: four conv blocks (conv 3x3,
+batch norm, ReLU; a stride of 2 in the first, 2x2 max pooling after the others), global average and max pooling, a linear head. Same inputs as
+AST (``ASTFeatureExtractor``: [batch, frames, mel bins]). ``import dub_models`` registers it, so
+``AutoModelForAudioClassification.from_pretrained`` and ``pipeline("audio-classification")`` load it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import (
+    ASTFeatureExtractor, AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification,
+    PretrainedConfig, PreTrainedModel,
+)
+from transformers.modeling_outputs import SequenceClassifierOutput
+
+
+class DubCNNConfig(PretrainedConfig):
+    """Args:
+        channels (`list[int]`, defaults to `[16, 48, 96, 160]`): output channels of the conv blocks.
+        num_mel_bins (`int`, defaults to 128): mel bins of the input features.
+        max_length (`int`, defaults to 198): frames of the input features.
+        dropout (`float`, defaults to 0.2): dropout before the head.
+    """
+
+    model_type = "dub-cnn"
+
+    def __init__(self, channels=(16, 48, 96, 160), num_mel_bins=128, max_length=198, dropout=0.2, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = list(channels)
+        self.num_mel_bins = num_mel_bins
+        self.max_length = max_length
+        self.dropout = dropout
+
+
+class DubCNNForAudioClassification(PreTrainedModel):
+    config_class = DubCNNConfig
+    main_input_name = "input_values"
+
+    def __init__(self, config: DubCNNConfig):
+        super().__init__(config)
+        blocks, c_in = [], 1
+        for i, c in enumerate(config.channels):
+            # the first block downsamples by its stride (cheap), the others by max pooling
+            conv = nn.Conv2d(c_in, c, 3, stride=2 if i == 0 else 1, padding=1, bias=False)
+            blocks += [conv, nn.BatchNorm2d(c), nn.ReLU(inplace=True)] + ([nn.MaxPool2d(2)] if i else [])
+            c_in = c
+        self.features = nn.Sequential(*blocks)
+        self.dropout = nn.Dropout(config.dropout)
+        self.classifier = nn.Linear(2 * c_in, config.num_labels)
+        self.post_init()
+
+    def _init_weights(self, module):
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        elif isinstance(module, nn.Linear):
+            nn.init.normal_(module.weight, std=0.02)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+
+    def forward(self, input_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs):
+        x = self.features(input_values.transpose(1, 2).unsqueeze(1))  # [B, C, mels, frames]
+        pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+        logits = self.classifier(self.dropout(pooled))
+        loss = None
+        if labels is not None:
+            if self.config.problem_type == "multi_label_classification":
+                loss = nn.functional.binary_cross_entropy_with_logits(logits, labels.float())
+            else:
+                loss = nn.functional.cross_entropy(logits, labels)
+        return SequenceClassifierOutput(loss=loss, logits=logits)
+
+
+AutoConfig.register("dub-cnn", DubCNNConfig)
+AutoModelForAudioClassification.register(DubCNNConfig, DubCNNForAudioClassification)
+AutoFeatureExtractor.register(DubCNNConfig, ASTFeatureExtractor)
