@@ -49,7 +49,7 @@ def build_model(task: Task, size: str = "tiny", seed: int = 0, arch: str = "ast"
 
         torch.manual_seed(seed)
         model = DubCNNForAudioClassification(DubCNNConfig(
-            num_mel_bins=N_MEL_BINS, max_length=num_frames(task.clip_s), id2label=dict(enumerate(task.labels)),
+            num_mel_bins=N_MEL_BINS, num_frames=num_frames(task.clip_s), id2label=dict(enumerate(task.labels)),
             label2id={name: i for i, name in enumerate(task.labels)}, problem_type=task.problem_type))
         model.config.dub_task = task.name
         return model

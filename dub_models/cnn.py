@@ -21,17 +21,17 @@ class DubCNNConfig(PretrainedConfig):
     """Args:
         channels (`list[int]`, defaults to `[16, 48, 96, 160]`): output channels of the conv blocks.
         num_mel_bins (`int`, defaults to 128): mel bins of the input features.
-        max_length (`int`, defaults to 198): frames of the input features.
+        num_frames (`int`, defaults to 198): frames of the input features.
         dropout (`float`, defaults to 0.2): dropout before the head.
     """
 
     model_type = "dub-cnn"
 
-    def __init__(self, channels=(16, 48, 96, 160), num_mel_bins=128, max_length=198, dropout=0.2, **kwargs):
+    def __init__(self, channels=(16, 48, 96, 160), num_mel_bins=128, num_frames=198, dropout=0.2, **kwargs):
         super().__init__(**kwargs)
         self.channels = list(channels)
         self.num_mel_bins = num_mel_bins
-        self.max_length = max_length
+        self.num_frames = num_frames
         self.dropout = dropout
 
 
