@@ -68,10 +68,15 @@ VELOCITY_RANGE = (20, 127)
 # Splits
 SPLITS = ("train", "validation", "test")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
-# Whole SoundFonts held out (NSynth holds out instruments). Keys: lower-case file stem.
-# MuseScore_General derives from FluidR3_GM, so training needs sf_GMbank's distinct samples;
-# TimGM6mb, a complete GM bank never heard in training, is the test set.
+# Whole SoundFonts held out (NSynth holds out instruments), one table for melodic presets and one
+# for percussion kits. Keys: lower-case file stem. MuseScore_General derives from FluidR3_GM, so the
+# two always train together; TimGM6mb, a complete GM bank never heard in training, is the test set.
 SOUNDFONT_SPLIT = {
+    "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
+    "sf_gmbank": "validation", "timgm6mb": "test",
+}
+# Kits: sf_GMbank's distinct drum samples train; an AVL acoustic kit validates.
+SOUNDFONT_SPLIT_KITS = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
     "sf_gmbank": "train", "red_zeppelin_4_lv2": "train", "black_pearl_4_lv2": "validation",
     "timgm6mb": "test",

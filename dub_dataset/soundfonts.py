@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .constants import DRUM_BANK, SOUNDFONT_DIRS, SOUNDFONT_LICENSE, SOUNDFONT_SPLIT, SOUNDFONT_SUFFIXES, SPLITS
+from .constants import (
+    DRUM_BANK, SOUNDFONT_DIRS, SOUNDFONT_LICENSE, SOUNDFONT_SPLIT, SOUNDFONT_SPLIT_KITS, SOUNDFONT_SUFFIXES, SPLITS,
+)
 
 
 # Kit names that do not follow the GM key map (sound-effect sets, MT-32 sets, marching kits).
@@ -164,5 +166,7 @@ def stable_split(key: str) -> str:
     return SPLITS[0] if bucket < 8 else SPLITS[1] if bucket == 8 else SPLITS[2]
 
 
-def soundfont_split(font: SoundFont) -> str:
-    return SOUNDFONT_SPLIT.get(font.key, stable_split(font.key))
+def soundfont_split(font: SoundFont, kits: bool = False) -> str:
+    """The split a SoundFont's melodic presets (or, with ``kits``, its percussion kits) feed."""
+    table = SOUNDFONT_SPLIT_KITS if kits else SOUNDFONT_SPLIT
+    return table.get(font.key, stable_split(font.key))

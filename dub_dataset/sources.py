@@ -4,7 +4,8 @@ A *source* is one sampled instrument: a SoundFont preset (a GM program or a perc
 user's sample file. Sources, not examples, are assigned to splits, so no instrument is heard in
 two splits (as NSynth holds out instruments):
 
-- ``split_by="soundfont"``: whole SoundFonts by the table in constants.SOUNDFONT_SPLIT
+- ``split_by="soundfont"``: whole SoundFonts by the tables in constants: melodic presets
+  (FluidR3_GM, MuseScore_General train; sf_GMbank validation; TimGM6mb test) and kits
   (FluidR3_GM, MuseScore_General, sf_GMbank, Red_Zeppelin train; Black_Pearl validation;
   TimGM6mb test); unknown fonts by a stable hash.
 - ``split_by="preset"``: presets of the given fonts, ranked by a stable hash: one in ten to test,
@@ -99,7 +100,8 @@ def _rank_split(keys: list[str]) -> dict[str, str]:
 def _assign(sources: list[tuple[SoundFont, Preset]], split_by: str) -> tuple[dict[str, list], str]:
     """Sources by split, and the rule that was used."""
     def by_font():
-        return {s: [src for src in sources if soundfont_split(src[0]) == s] for s in SPLITS}
+        return {s: [(f, p) for f, p in sources if soundfont_split(f, kits=p.bank == 128 or f.is_kit_only()) == s]
+                for s in SPLITS}
 
     if split_by in ("auto", "soundfont"):
         splits = by_font()

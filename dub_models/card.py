@@ -34,7 +34,8 @@ def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str) -> N
     img.save(path)
 
 
-def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: int) -> None:
+def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: int, epochs_run: int | None = None,
+                     data_note: str | None = None) -> None:
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     test = scored.get("test", {})
@@ -51,8 +52,9 @@ def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: in
                                     dataset_config=task.dataset_config, dataset_split="test", metric_type="accuracy",
                                     metric_name="GM family accuracy", metric_value=round(test["family_accuracy"], 4)))
     data = ModelCardData(library_name="transformers", pipeline_tag="audio-classification", license="mit",
-                         tags=["audio", "music", "dub", "audio-spectrogram-transformer", task.name],
-                         model_name=f"dub-{task.name}-{args.size}", eval_results=evals or None,
+                         tags=["audio", "music", "dub", task.name,
+                               "cnn" if getattr(args, "arch", "ast") == "cnn" else "audio-spectrogram-transformer"],
+                         model_name=f"dub-{task.name}", eval_results=evals or None,
                          metrics=[main_metric])
     if cm is not None:
         confusion_png(cm, names, out / "confusion_matrix.png", f"dub {task.name}: test split (held-out SoundFonts)")
@@ -60,11 +62,13 @@ def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: in
     def fmt(d):
         return ", ".join(f"{k} {v:.3f}" for k, v in d.items() if k != "score" and "/" not in k) or "n/a"
 
-    src = args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
+    src = data_note or args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
+    arch = "dub's log-mel CNN (`DubCNNForAudioClassification`; `import dub_models` registers it)" \
+        if getattr(args, "arch", "ast") == "cnn" else f"`ASTForAudioClassification`, size `{args.size}`"
     body = f"""
-# dub-{task.name} ({args.size})
+# dub-{task.name}
 
-An audio-spectrogram transformer (`ASTForAudioClassification`) that labels a
+A classifier that labels a
 {task.clip_s:g} s clip at 16 kHz with **{task.name}** classes: {", ".join(task.labels[:16])}{" ..." if len(task.labels) > 16 else ""}.
 {"Multi-label: each effect is scored independently (sigmoid); `dry` means no effect." if task.multi_label else ""}
 
@@ -78,10 +82,11 @@ or `dub classify --task {task.name} FILE...`.
 ## Training
 - Data: {src}, config `{task.dataset_config}`, label column `{task.label_column}`; {n_train} training examples.
   Splits hold out whole instrument sources (SoundFonts or presets): the test scores are on instruments never heard in training.
-- Trained from scratch (no Hub checkpoint is reachable where it was trained) by `dub train`
-  (accelerate) on CPU: size `{args.size}`, {args.epochs} epochs, batch {args.batch_size}, AdamW lr {args.lr},
-  weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up, seed {args.seed}.
-  The checkpoint with the best validation score is kept.
+- Model: {arch}. Trained from scratch (no Hub checkpoint is reachable where it was trained) by
+  `dub train` (accelerate) on CPU: {epochs_run or args.epochs} epochs, batch {args.batch_size}, AdamW lr {args.lr},
+  weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up, SpecAugment
+  ({args.spec_augment} frequency and time masks), seed {args.seed}. The epoch with the best validation
+  score is kept.
 
 ## Held-out scores
 - validation: {fmt(val)}

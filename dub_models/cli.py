@@ -77,8 +77,9 @@ def cmd_soundfonts(a) -> int:
     from dub_dataset.soundfonts import discover_soundfonts, soundfont_split
 
     for f in discover_soundfonts():
-        print(f"{f.name:28s} {len(f.melodic()):4d} melodic {len(f.drum_kits()):3d} kits  "
-              f"split={soundfont_split(f):10s} {f.path}  [{f.license}]")
+        melodic = f"{len(f.melodic()):4d} melodic -> {soundfont_split(f):10s}" if f.melodic() else " " * 26
+        kits = f"{len(f.drum_kits()):3d} kits -> {soundfont_split(f, kits=True):10s}" if f.drum_kits() else " " * 23
+        print(f"{f.name:24s} {melodic} {kits} {f.path}  [{f.license}]")
     return 0
 
 

@@ -199,6 +199,23 @@ def evaluate(model, loader, accelerator, task) -> tuple[dict, np.ndarray, np.nda
     return metrics(task, logits, y), logits, y
 
 
+def describe_data(args: TrainArgs, task: Task) -> str:
+    """How the training data was made, from the dataset's dub.json when it is a local folder."""
+    meta_path = Path(args.dataset or "") / "dub.json"
+    if args.stream or not meta_path.is_file():
+        return f"`{args.dataset}`" if args.dataset else "the dub generator, streamed (fresh examples every epoch)"
+    m = json.loads(meta_path.read_text()).get(task.dataset_config)
+    if not m:
+        return f"`{args.dataset}`"
+    spec, sizes = m["spec"], m["split_sizes"]
+    fonts = {s: sorted({src.split(" / ")[0] for src in m["sources"].get(s, [])}) for s in sizes}
+    return (f"a dub dataset made with `dub generate --config {task.dataset_config} --num-examples "
+            f"{sum(sizes.values())} --seed {spec['seed']} --max-pitch-shift-cents "
+            f"{spec['augment']['max_pitch_shift_cents']:g}` (dub {m['dub_version']}; engines "
+            f"{', '.join(spec['engines'])}; held out by {m['split_rule']}: "
+            + "; ".join(f"{s} {sizes[s]} examples from {', '.join(fonts[s]) or '-'}" for s in sizes) + ")")
+
+
 # -- training -----------------------------------------------------------------------------------
 def training_function(args: TrainArgs) -> dict:
     import torch
@@ -324,7 +341,8 @@ def training_function(args: TrainArgs) -> dict:
         results.update(scored)
         write_model_card(out, task, args, scored, cm if not task.multi_label and "test" in data else None,
                          names if not task.multi_label and "test" in data else None,
-                         n_train=len(data["train"][1]))
+                         n_train=len(data["train"][1]), epochs_run=progress.epoch,
+                         data_note=describe_data(args, task))
         (out / "train_results.json").write_text(json.dumps(results, indent=1))
         if args.push_to_hub:
             from .hub import push_model
