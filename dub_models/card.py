@@ -35,7 +35,7 @@ def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str) -> N
 
 
 def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: int, epochs_run: int | None = None,
-                     data_note: str | None = None) -> None:
+                     data_note: str | None = None, extra: str = "") -> None:
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     test = scored.get("test", {})
@@ -73,7 +73,7 @@ A classifier that labels a
 {"Multi-label: each effect is scored independently (sigmoid); `dry` means no effect." if task.multi_label else ""}
 
 ```python
-from transformers import pipeline
+{"import dub_models  # registers the dub-cnn architecture with transformers" + chr(10) if getattr(args, "arch", "ast") == "cnn" else ""}from transformers import pipeline
 clf = pipeline("audio-classification", model="<this folder or repo>")
 clf("hit.wav")
 ```
@@ -91,7 +91,7 @@ or `dub classify --task {task.name} FILE...`.
 ## Held-out scores
 - validation: {fmt(val)}
 - **test: {fmt(test)}**
-{"" if cm is None else chr(10) + "![confusion matrix](confusion_matrix.png)" + chr(10)}
+{"" if not (out / "confusion_matrix.png").exists() else chr(10) + "![confusion matrix](confusion_matrix.png)" + chr(10)}{extra}
 ## Limits
 Trained on synthetic renders of General MIDI SoundFonts with dub's augmentation; recordings of
 real instruments differ from those and will score lower.

@@ -1,0 +1,68 @@
+"""The shipped default models: they load like any Hugging Face classifier and do their job on
+sounds they never heard (the bundled examples and renders of the test-split SoundFont)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SR, TIMGM
+from dub_dataset.render import Note, create_engine
+from dub_dataset.soundfonts import Preset
+from dub_models.classifier import WEIGHTS_DIR, classify_files, load_pipeline
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def shipped(task):
+    if not (WEIGHTS_DIR / task / "model.safetensors").exists():
+        pytest.fail(f"no shipped {task} model in {WEIGHTS_DIR / task}")
+    return WEIGHTS_DIR / task
+
+
+def test_shipped_drums_model_labels_the_bundled_hits():
+    shipped("drums")
+    files = [EXAMPLES / f for f in ("kick.wav", "snare.flac", "closed_hihat.mp3", "crash.ogg")]
+    results = classify_files([str(f) for f in files], task="drums")
+    assert [r["labels"][0]["label"] for r in results] == ["kick", "snare", "closed_hihat", "crash"]
+    card = (WEIGHTS_DIR / "drums" / "README.md").read_text()
+    assert "model-index" in card and "TimGM6mb" in card
+
+
+def test_shipped_models_are_small_and_complete():
+    for task in ("drums", "instrument", "effects"):
+        folder = WEIGHTS_DIR / task
+        if not folder.exists():
+            continue
+        for name in ("model.safetensors", "config.json", "preprocessor_config.json", "README.md"):
+            assert (folder / name).exists(), f"{task}/{name}"
+        assert (folder / "model.safetensors").stat().st_size < 20e6
+
+
+def render(program, pitch=67, seconds=4.0):
+    return create_engine("fluidsynth", SR).render(TIMGM, Preset("p", 0, program), [Note(0, 2.5, pitch, 100)], seconds)
+
+
+def test_shipped_instrument_model_hears_families():
+    pipe = load_pipeline(shipped("instrument"))
+    from dub_models.classifier import classify_arrays
+
+    # piano, organ, strings, brass, flute: one note each from the unseen TimGM6mb font
+    expected = {0: "piano", 19: "organ", 48: "ensemble", 56: "brass", 73: "pipe"}
+    res = classify_arrays(pipe, [render(p) for p in expected], top_k=3)
+    hits = sum(exp in [f["label"] for f in r["families"]] for exp, r in zip(expected.values(), res))
+    assert hits >= 3, [r["families"] for r in res]
+
+
+def test_shipped_effects_model_hears_reverb_and_lowpass():
+    from dub_dataset import effects
+    from dub_models.classifier import classify_arrays
+
+    pipe = load_pipeline(shipped("effects"))
+    dry_note = render(0, 60)
+    p = effects.draw(np.random.default_rng(0), effects.AugmentConfig.dry())
+    wet = effects.apply(dry_note, SR, dict(p, reverb_room_size=0.9, reverb_damping=0.3, reverb_wet_level=0.6),
+                        np.random.default_rng(0))
+    res = classify_arrays(pipe, [dry_note, wet], top_k=8)
+    score = [{s["label"]: s["score"] for s in r["labels"]} for r in res]
+    assert score[1]["reverb"] > score[0]["reverb"] + 0.2
