@@ -21,6 +21,8 @@ import math
 import multiprocessing as mp
 import os
 import shutil
+import signal
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +77,19 @@ def _init_worker(spec_dict: dict) -> None:
     _maker = make_maker(Spec.from_dict(spec_dict))
 
 
-def write_unit(maker: Maker, unit: Unit, folder: Path) -> int:
+class StopFlag:
+    """SIGINT handler that only records the signal: a KeyboardInterrupt raised inside a C
+    callback (soundfile's, FluidSynth's) is swallowed there, so the writer checks this flag
+    between examples instead."""
+
+    def __init__(self):
+        self.set = False
+
+    def __call__(self, signum, frame):
+        self.set = True
+
+
+def write_unit(maker: Maker, unit: Unit, folder: Path, stop: StopFlag | None = None) -> int:
     """Make one unit's rows and write its Parquet file atomically. Returns the row count."""
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -88,7 +102,11 @@ def write_unit(maker: Maker, unit: Unit, folder: Path) -> int:
     tmp = folder / f".{unit.filename}.{os.getpid()}.tmp"
     with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
         for lo in range(unit.start, unit.stop, ROW_GROUP_SIZE):
-            rows = [maker.make(unit.split, i) for i in range(lo, min(unit.stop, lo + ROW_GROUP_SIZE))]
+            rows = []
+            for i in range(lo, min(unit.stop, lo + ROW_GROUP_SIZE)):
+                if stop is not None and stop.set:
+                    raise KeyboardInterrupt
+                rows.append(maker.make(unit.split, i))
             writer.write_table(pa.Table.from_pylist(rows, schema=schema), row_group_size=ROW_GROUP_SIZE)
     os.replace(tmp, final)
     return unit.stop - unit.start
@@ -128,8 +146,15 @@ def generate(spec: Spec, num_examples: int, out: str | os.PathLike, num_proc: in
     bar = tqdm(total=sum(u.stop - u.start for u in mine), initial=sum(u.stop - u.start for u in mine if u not in todo),
                desc=f"dub generate {spec.config}", unit="ex", disable=not progress)
     if num_proc == 1 or len(todo) <= 1:
-        for u in todo:
-            bar.update(write_unit(maker, u, staging))
+        stop = StopFlag()
+        in_main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, stop) if in_main else None
+        try:
+            for u in todo:
+                bar.update(write_unit(maker, u, staging, stop))
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, previous)
     else:
         # One BLAS thread per worker: the workers are the parallelism (set before they import numpy).
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -91,7 +91,7 @@ def cmd_train(a) -> int:
     res = training_function(TrainArgs(
         task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, arch=a.arch, init_from=a.init_from, epochs=a.epochs,
         batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum, mixed_precision=a.mixed_precision,
-        seed=a.seed, resume=a.resume, tracker=None if a.tracker == "none" else a.tracker,
+        seed=a.seed, resume=a.resume, epochs_per_run=a.epochs_per_run, tracker=None if a.tracker == "none" else a.tracker,
         max_train_examples=a.max_train_examples, stream=a.stream, stream_examples=a.stream_examples,
         soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub))
     print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1))
@@ -174,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--mixed-precision", default="no", choices=("no", "bf16", "fp16"))
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in OUTPUT_DIR")
+    t.add_argument("--epochs-per-run", type=int, help="stop after this many epochs (time-sliced jobs); --resume continues")
     t.add_argument("--tracker", default="tensorboard", help="tensorboard, trackio or none")
     t.add_argument("--max-train-examples", type=int)
     t.add_argument("--stream", action="store_true", help="fresh generated examples every epoch, nothing stored")

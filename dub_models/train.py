@@ -37,6 +37,7 @@ class TrainArgs:
     mixed_precision: str = "no"  # no | bf16 | fp16
     seed: int = 0
     resume: bool = False
+    epochs_per_run: int | None = None  # stop (checkpointed) after this many epochs; --resume continues
     tracker: str | None = "tensorboard"
     max_train_examples: int | None = None
     stream: bool = False  # draw fresh examples from the generator each epoch instead of a dataset
@@ -286,7 +287,11 @@ def training_function(args: TrainArgs) -> dict:
         accelerator.init_trackers(f"dub-{task.name}", config={k: v for k, v in asdict(args).items()
                                                                if isinstance(v, (int, float, str, bool))})
     history = []
+    first = progress.epoch
     for epoch in range(progress.epoch, args.epochs):
+        if args.epochs_per_run and epoch - first >= args.epochs_per_run:
+            accelerator.print(f"stopping after {args.epochs_per_run} epochs this run; continue with --resume")
+            break
         if args.stream and epoch > 0:  # fresh augmented examples every epoch
             x, y = stream_split(maker, task, fe_raw, "train", args.stream_examples, epoch)
             data["train"] = (renorm(x), y)
