@@ -13,13 +13,14 @@ import time
 
 
 def bench(size: str, device: str, batch: int, steps: int) -> tuple[float, float, int]:
+    """size: an AST size (tiny, small, base) or "cnn" (dub's log-mel CNN)."""
     import torch
 
     from dub_models.classifier import build_model, num_frames
     from dub_models.tasks import get_task
 
     task = get_task("drums")
-    model = build_model(task, size).to(device)
+    model = (build_model(task, arch="cnn") if size == "cnn" else build_model(task, size)).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     x = torch.randn(batch, num_frames(task.clip_s), 128, device=device)
     y = torch.randint(0, len(task.labels), (batch,), device=device)
@@ -54,7 +55,7 @@ def bench(size: str, device: str, batch: int, steps: int) -> tuple[float, float,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="tiny,small")
+    ap.add_argument("--sizes", default="tiny,small,cnn", help="AST sizes and/or cnn")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=32)
