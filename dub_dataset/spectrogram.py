@@ -84,13 +84,22 @@ def mel_filterbank(sample_rate: int = SAMPLE_RATE, n_mels: int = N_MELS, n_fft: 
     return fb.astype(np.float32)
 
 
+@lru_cache(maxsize=8)
+def _mel_sparse(sample_rate: int, n_mels: int):
+    """The filterbank as a sparse matrix: each filter covers a few bins, and a sparse product sums
+    in a fixed order (a BLAS product's order, and so its last bits, changes with its thread count)."""
+    import scipy.sparse
+
+    return scipy.sparse.csr_matrix(mel_filterbank(sample_rate, n_mels))
+
+
 def log_mel(audio: np.ndarray, sample_rate: int = SAMPLE_RATE, n_mels: int = N_MELS) -> np.ndarray:
     """Natural log of mel power, shape (n_mels, n_frames), float32: the models' input features.
 
     25 ms Hann window (WIN_LENGTH), 10 ms hop, N_FFT-point DFT, HTK mel from MEL_FMIN_HZ to Nyquist.
     """
     power = stft_magnitude(audio, "hann", WIN_LENGTH) ** 2
-    return np.log(mel_filterbank(sample_rate, n_mels) @ power + _EPS).astype(np.float32)
+    return np.log(_mel_sparse(sample_rate, n_mels) @ power + _EPS).astype(np.float32)
 
 
 def _to_uint8(db: np.ndarray) -> np.ndarray:

@@ -99,8 +99,21 @@ def cmd_train(a) -> int:
     return 0
 
 
+def _quiet_transformers() -> None:
+    """No weight-loading progress bars or filter-bank warnings in a command's output."""
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", message="At least one mel filter has all zero values")
+
+
 def cmd_classify(a) -> int:
     from .classifier import classify_files
+
+    _quiet_transformers()
 
     results = classify_files(a.files, task=a.task, model=a.model, top_k=a.top_k)
     if a.json:
