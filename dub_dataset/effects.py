@@ -13,7 +13,7 @@ pitch shift of sample-folder audio (SoundFont renders are detuned in the synth, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np

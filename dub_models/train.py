@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,7 +45,6 @@ class TrainArgs:
     num_threads: int | None = None
     spec_augment: int = 2  # frequency and time masks per example (0: off)
     push_to_hub: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 class Progress:
@@ -235,28 +233,27 @@ def training_function(args: TrainArgs) -> dict:
                               log_with=args.tracker, project_config=project)
     set_seed(args.seed)
 
-    # Data: features in memory (a dataset), or fresh draws from the generator each epoch (stream).
-    fe = feature_extractor(task)
+    # Data: raw log-mel features in memory (a dataset), or fresh draws each epoch (stream).
+    fe_raw = feature_extractor(task)
+    fe_raw.do_normalize = False
     maker, ds = load_splits(args, task)
     data = {}
     if ds is not None:
         for split in ("train", "validation", "test"):
             if split in ds and len(ds[split]):
-                data[split] = featurise(ds[split], task, fe)
+                data[split] = featurise(ds[split], task, fe_raw)
     else:
         n_eval = max(64, args.stream_examples // 8)
-        data = {"train": stream_split(maker, task, fe, "train", args.stream_examples, 0),
-                "validation": stream_split(maker, task, fe, "validation", n_eval, 0),
-                "test": stream_split(maker, task, fe, "test", n_eval, 0)}
-    # AST normalises features by dataset statistics: measured on the training split, stored in the
-    # preprocessor config, applied here to the features computed with the defaults.
-    raw_mean, raw_std = -4.2677393, 4.5689974
-    train_raw = data["train"][0].astype(np.float32) * (2 * raw_std) + raw_mean
-    mean, std = normalisation(train_raw)
-    fe_raw, fe = fe, feature_extractor(task, mean=mean, std=std)
+        data = {"train": stream_split(maker, task, fe_raw, "train", args.stream_examples, 0),
+                "validation": stream_split(maker, task, fe_raw, "validation", n_eval, 0),
+                "test": stream_split(maker, task, fe_raw, "test", n_eval, 0)}
+    # AST normalises features by dataset statistics: measured on the training split and stored in
+    # the preprocessor config, so inference (pipeline, dub classify) applies the same.
+    mean, std = normalisation(data["train"][0])
+    fe = feature_extractor(task, mean=mean, std=std)
 
     def renorm(x):
-        return (((x.astype(np.float32) * (2 * raw_std) + raw_mean) - mean) / (2 * std)).astype(np.float16)
+        return ((x.astype(np.float32) - mean) / (2 * std)).astype(np.float16)
 
     data = {s: (renorm(x), y) for s, (x, y) in data.items()}
 
