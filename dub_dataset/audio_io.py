@@ -86,3 +86,34 @@ def decode_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
 
     x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
     return x.mean(axis=1), sr
+
+
+class AudioReader:
+    """Reads a file window by window (flat memory for any length): mono float32 at ``sample_rate``.
+
+    ``read_samples(start, stop)`` returns samples [start, stop), fewer at the end of the audio.
+    """
+
+    def __init__(self, path: str | os.PathLike, sample_rate: int = SAMPLE_RATE):
+        p = _check_path(path)
+        self.name, self.sample_rate = str(p), sample_rate
+        self.decoder = _decoder(str(p), sample_rate, self.name)
+        self.samples_read = 0
+
+    def read_samples(self, start: int, stop: int) -> np.ndarray:
+        sr = self.sample_rate
+        try:
+            samples = self.decoder.get_samples_played_in_range(start / sr, stop / sr)
+        except Exception as e:
+            msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+            if "no audio frames were decoded" in str(e).lower():  # start is past the end
+                return np.zeros(0, np.float32)
+            raise AudioError(f"{self.name}: audio data is corrupt or truncated ({msg})") from e
+        x = samples.data.numpy()
+        x = np.ascontiguousarray(x.mean(axis=0) if x.ndim == 2 else x, dtype=np.float32)
+        # compressed frames need not start at ``start``: place the samples by their timestamp
+        lead = int(round((float(samples.pts_seconds) - start / sr) * sr))
+        x = np.concatenate([np.zeros(lead, np.float32), x]) if lead > 0 else x[-lead:]
+        x = x[:max(0, stop - start)]
+        self.samples_read = max(self.samples_read, start + len(x))
+        return x

@@ -7,7 +7,7 @@ import json
 import sys
 
 from dub_dataset.effects import AugmentConfig
-from dub_dataset.constants import ENGINES, EXAMPLES_PER_FILE, IMAGE_KINDS, SAMPLE_RATE
+from dub_dataset.constants import ENGINES, EXAMPLES_PER_FILE, GM_FAMILIES, IMAGE_KINDS, SAMPLE_RATE
 
 
 def _csv(kinds: tuple[str, ...]):
@@ -92,7 +92,7 @@ def cmd_train(a) -> int:
         task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, arch=a.arch, init_from=a.init_from, epochs=a.epochs,
         batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum, mixed_precision=a.mixed_precision,
         seed=a.seed, resume=a.resume, epochs_per_run=a.epochs_per_run, tracker=None if a.tracker == "none" else a.tracker,
-        max_train_examples=a.max_train_examples, stream=a.stream, stream_examples=a.stream_examples,
+        max_train_examples=a.max_train_examples, max_eval_examples=a.max_eval_examples, stream=a.stream, stream_examples=a.stream_examples,
         soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub))
     print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1))
     print(f"saved to {a.output_dir}")
@@ -130,6 +130,51 @@ def cmd_classify(a) -> int:
         if "active" in r:
             extra = " | active: " + (", ".join(r["active"]) or "none")
         print(f"{r['file']}: {top}{extra}")
+    return 0
+
+
+def cmd_transcribe(a) -> int:
+    from pathlib import Path
+
+    from .transcribe import Thresholds, load_transcriber, transcribe_to_midi
+
+    _quiet_transformers()
+    if a.output and len(a.files) > 1:
+        raise ValueError("-o/--output names one MIDI file: with several inputs use --out-dir")
+    model = load_transcriber(a.model)
+    keep = set(a.keep) if a.keep else None
+    th = Thresholds(onset=a.onset_threshold, frame=a.frame_threshold, drum=a.drum_threshold)
+    results = []
+    for f in a.files:
+        out = Path(a.output) if a.output else Path(a.out_dir) / (Path(f).stem + ".mid")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        r = transcribe_to_midi(f, out, model, th, keep, a.tempo)
+        results.append(r)
+        if not a.json:
+            if r["message"]:
+                print(r["message"])
+            tracks = ", ".join(f"{t['instrument']} {t['notes']}" for t in r["tracks"]) or "no notes"
+            print(f"{f}: {r['duration_s']:.1f} s, {len(r['notes'])} notes ({tracks}), "
+                  f"{r['tempo_bpm']:g} BPM -> {out}")
+    if a.json:
+        print(json.dumps(results if len(results) > 1 else results[0], indent=1))
+    return 0
+
+
+def cmd_evaluate(a) -> int:
+    from .evaluate import evaluate_model
+
+    _quiet_transformers()
+    scores = evaluate_model(model=a.model, dataset=a.dataset, split=a.split, num_examples=a.num_examples,
+                            seed=a.seed, soundfonts=a.soundfont)
+    if a.json:
+        print(json.dumps(scores, indent=1))
+        return 0
+    print(f"{scores['examples']} {a.split} clips ({scores['source']}), {scores['seconds']:.0f} s of audio, "
+          f"{scores['x_realtime']:.0f}x realtime")
+    for m in ("onset", "onset_offset", "frame", "multi_instrument", "drums"):
+        print(f"  {m:17s} F1 {scores[m + '_f1']:.3f}  (precision {scores[m + '_precision']:.3f}, "
+              f"recall {scores[m + '_recall']:.3f})")
     return 0
 
 
@@ -174,10 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_spectrogram)
 
     t = sub.add_parser("train", help="train a classifier (accelerate; CPU, GPU or accelerate launch)")
-    t.add_argument("--task", required=True, help="drums, instrument or effects")
+    t.add_argument("--task", required=True, help="drums, instrument, effects or transcription")
     t.add_argument("--dataset", help="dub dataset folder or Hub id")
     t.add_argument("--output-dir", required=True)
-    t.add_argument("--size", default="tiny", help="AST size: tiny, small or base")
+    t.add_argument("--size", default="tiny", help="model size: tiny, small or base (AST, or the transcriber)")
     t.add_argument("--arch", default="ast", choices=("ast", "cnn"), help="AST, or dub's small log-mel CNN")
     t.add_argument("--init-from", help="pretrained AST folder or Hub id, e.g. MIT/ast-finetuned-audioset-10-10-0.4593")
     t.add_argument("--epochs", type=int, default=10)
@@ -190,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs-per-run", type=int, help="stop after this many epochs (time-sliced jobs); --resume continues")
     t.add_argument("--tracker", default="tensorboard", help="tensorboard, trackio or none")
     t.add_argument("--max-train-examples", type=int)
+    t.add_argument("--max-eval-examples", type=int, help="cap on validation and test examples")
     t.add_argument("--stream", action="store_true", help="fresh generated examples every epoch, nothing stored")
     t.add_argument("--stream-examples", type=int, default=2000)
     t.add_argument("--soundfont", action="append")
@@ -204,6 +250,29 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--top-k", type=int, default=3)
     c.add_argument("--json", action="store_true")
     c.set_defaults(func=cmd_classify)
+
+    r = sub.add_parser("transcribe", help="audio files to MIDI: notes, velocities, instruments, drums")
+    r.add_argument("files", nargs="+", help="mp3, wav, flac, ogg, m4a...: any rate and channel count")
+    r.add_argument("-o", "--output", help="the MIDI file (one input); default: OUT_DIR/<name>.mid")
+    r.add_argument("--out-dir", default=".", help="where MIDI files go without -o (default: here)")
+    r.add_argument("--model", help="a transcriber folder or Hub id instead of the shipped one")
+    r.add_argument("--json", action="store_true", help="print the notes and tracks as JSON")
+    r.add_argument("--onset-threshold", type=float, default=0.5, help="lower finds more (quieter) notes")
+    r.add_argument("--frame-threshold", type=float, default=0.3)
+    r.add_argument("--drum-threshold", type=float, default=0.5)
+    r.add_argument("--keep", type=_csv((*GM_FAMILIES, "drums")), help="comma list of families (and drums) to keep")
+    r.add_argument("--tempo", type=float, help="BPM written to the MIDI (default: estimated)")
+    r.set_defaults(func=cmd_transcribe)
+
+    e = sub.add_parser("evaluate", help="score a transcriber on held-out renders (mir_eval F1s)")
+    e.add_argument("--model", help="a transcriber folder or Hub id (default: the shipped one)")
+    e.add_argument("--dataset", help="a dub mixtures dataset folder or Hub id; default: render clips now")
+    e.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    e.add_argument("--num-examples", type=int, default=50)
+    e.add_argument("--seed", type=int, default=1, help="draw of the clips rendered now")
+    e.add_argument("--soundfont", action="append", help="with no --dataset: SoundFonts to render with")
+    e.add_argument("--json", action="store_true")
+    e.set_defaults(func=cmd_evaluate)
 
     f = sub.add_parser("soundfonts", help="list the SoundFonts found on this machine")
     f.set_defaults(func=cmd_soundfonts)

@@ -16,6 +16,7 @@ class Task:
     label_column: str
     labels: tuple[str, ...]
     multi_label: bool = False
+    kind: str = "classification"  # or "transcription" (frame-wise notes, dub_models.transcriber)
 
     @property
     def clip_s(self) -> float:
@@ -37,6 +38,8 @@ TASKS = {
     # GM program (128 classes); the family is program // 8, scored from the summed probabilities.
     "instrument": Task("instrument", "notes", "program", ()),
     "effects": Task("effects", "notes", "effects", (*EFFECTS, DRY), multi_label=True),
+    # notes with onset, offset, pitch, velocity, program and drums, from the mixtures config
+    "transcription": Task("transcription", "mixtures", "notes", (), kind="transcription"),
 }
 
 

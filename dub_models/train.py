@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,6 +40,7 @@ class TrainArgs:
     epochs_per_run: int | None = None  # stop (checkpointed) after this many epochs; --resume continues
     tracker: str | None = "tensorboard"
     max_train_examples: int | None = None
+    max_eval_examples: int | None = None  # cap on validation and test examples (faster epochs)
     stream: bool = False  # draw fresh examples from the generator each epoch instead of a dataset
     stream_examples: int = 2000  # per epoch, with stream
     soundfonts: list[str] | None = None  # with stream
@@ -68,6 +70,25 @@ def _decode(rows_audio) -> list[np.ndarray]:
     return [decode_audio_bytes(a["bytes"])[0] for a in rows_audio]
 
 
+def _features(task: Task, fe, audio: list[np.ndarray]) -> np.ndarray:
+    if task.kind == "transcription":  # the transcriber's own log-mel, clips padded to one length
+        from .transcriber import features
+
+        n = max(len(a) for a in audio)
+        return np.stack([features(np.pad(a, (0, n - len(a)))) for a in audio]).astype(np.float16)
+    return fe(audio, sampling_rate=fe.sampling_rate, return_tensors="np")["input_values"].astype(np.float16)
+
+
+def _targets(task: Task, values):
+    if task.kind == "transcription":  # note lists, made dense per batch (collate_transcription)
+        from .transcriber import notes_array
+
+        out = np.empty(len(values), dtype=object)
+        out[:] = [notes_array(v) for v in values]
+        return out
+    return targets(task, values)
+
+
 def featurise(ds, task: Task, fe, batch: int = 256):
     """(features float16 [N, frames, mels], targets) of a datasets.Dataset, in memory."""
     from datasets import Audio
@@ -76,9 +97,8 @@ def featurise(ds, task: Task, fe, batch: int = 256):
     feats, ys = [], []
     for lo in range(0, len(ds), batch):
         part = ds[lo:lo + batch]
-        feats.append(fe(_decode(part["audio"]), sampling_rate=fe.sampling_rate,
-                        return_tensors="np")["input_values"].astype(np.float16))
-        ys.append(targets(task, part[task.label_column]))
+        feats.append(_features(task, fe, _decode(part["audio"])))
+        ys.append(_targets(task, part[task.label_column]))
     return np.concatenate(feats), np.concatenate(ys)
 
 
@@ -98,6 +118,10 @@ def load_splits(args: TrainArgs, task: Task):
         raise ValueError(f"{args.dataset}: no column {task.label_column!r} for task {task.name}")
     if args.max_train_examples:
         ds["train"] = ds["train"].select(range(min(args.max_train_examples, len(ds["train"]))))
+    if args.max_eval_examples:
+        for split in ("validation", "test"):
+            if split in ds:
+                ds[split] = ds[split].select(range(min(args.max_eval_examples, len(ds[split]))))
     return None, ds
 
 
@@ -107,12 +131,41 @@ def normalisation(feats: np.ndarray) -> tuple[float, float]:
     return float(x.mean()), float(x.std())
 
 
+class _IndexDataset:
+    """Items are indices; the collate function builds the batch (transcription targets)."""
+
+    def __init__(self, n):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __getitem__(self, i):
+        return i
+
+
+def collate_transcription(x: np.ndarray, notes: np.ndarray):
+    """(features, dense targets [B, frames, channels], indices) for a list of example indices."""
+    import torch
+
+    from .transcriber import FRAME_POOL, note_targets
+
+    def collate(idx):
+        n_frames = x.shape[1] // FRAME_POOL
+        y = np.stack([note_targets(notes[i], n_frames) for i in idx])
+        return torch.from_numpy(x[idx]), torch.from_numpy(y), torch.tensor(idx)
+    return collate
+
+
 def get_dataloaders(args: TrainArgs, task: Task, fe, epoch_seed: int, data):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
     def loader(x, y, shuffle, seed):
         g = torch.Generator().manual_seed(seed)
+        if task.kind == "transcription":
+            return DataLoader(_IndexDataset(len(x)), batch_size=args.batch_size, shuffle=shuffle, generator=g,
+                              collate_fn=collate_transcription(x, y))
         return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=args.batch_size,
                           shuffle=shuffle, generator=g, drop_last=False)
 
@@ -122,14 +175,12 @@ def get_dataloaders(args: TrainArgs, task: Task, fe, epoch_seed: int, data):
 def stream_split(maker, task: Task, fe, split: str, n: int, seed_offset: int):
     """Fresh examples from the generator: ``seed_offset`` picks a new draw (per epoch)."""
     rows = [maker.make(split, seed_offset * 10_000_000 + i) for i in range(n)]
-    audio = _decode([r["audio"] for r in rows])
-    feats = fe(audio, sampling_rate=fe.sampling_rate, return_tensors="np")["input_values"].astype(np.float16)
-    return feats, targets(task, [r[task.label_column] for r in rows])
+    return _features(task, fe, _decode([r["audio"] for r in rows])), _targets(task, [r[task.label_column] for r in rows])
 
 
-def spec_augment(x, masks: int = 2, max_freq: int = 24, max_time: int = 40):
-    """SpecAugment on a batch (batch, frames, mels): ``masks`` frequency and time bands set to 0
-    (the normalised mean), drawn from torch's generator (seeded, checkpointed by accelerate)."""
+def spec_augment(x, masks: int = 2, max_freq: int = 24, max_time: int = 40, fill: float = 0.0):
+    """SpecAugment on a batch (batch, frames, mels): ``masks`` frequency and time bands set to
+    ``fill`` (the mean), drawn from torch's generator (seeded, checkpointed by accelerate)."""
     import torch
 
     if masks <= 0:
@@ -145,7 +196,7 @@ def spec_augment(x, masks: int = 2, max_freq: int = 24, max_time: int = 40):
         tr = torch.arange(t)[None, :]
         fmask = (fr >= f0[:, None]) & (fr < (f0 + fw)[:, None])
         tmask = (tr >= t0[:, None]) & (tr < (t0 + tw)[:, None])
-        x = x.masked_fill(fmask[:, None, :].to(x.device) | tmask[:, :, None].to(x.device), 0.0)
+        x = x.masked_fill(fmask[:, None, :].to(x.device) | tmask[:, :, None].to(x.device), fill)
     return x
 
 
@@ -183,9 +234,38 @@ def confusion(task: Task, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     return cm, names
 
 
-def evaluate(model, loader, accelerator, task) -> tuple[dict, np.ndarray, np.ndarray]:
+def evaluate_transcription(model, loader, accelerator, notes: np.ndarray) -> dict:
+    """mir_eval scores (dub_models.evaluate) of the decoded notes against each clip's notes."""
     import torch
 
+    from .evaluate import clip_counts, f1_scores
+    from .transcribe import Posteriors, decode
+
+    model.eval()
+    counts, fps = Counter(), accelerator.unwrap_model(model).config.fps
+    families = tuple(accelerator.unwrap_model(model).config.families)
+    with torch.no_grad():
+        for x, _, idx in loader:
+            out = model(input_values=x.float())
+            parts = [torch.sigmoid(out.onset_logits), torch.sigmoid(out.frame_logits), torch.sigmoid(out.offset_logits),
+                     out.velocity, out.family_logits.argmax(-1), torch.sigmoid(out.drum_onset_logits), out.drum_velocity]
+            *parts, idx = accelerator.gather_for_metrics((*parts, idx))
+            parts = [p.float().cpu().numpy() for p in parts]
+            for b, i in enumerate(idx.cpu().numpy()):
+                post = Posteriors(fps, *(p[b] for p in parts[:4]), parts[4][b].astype(np.uint8), parts[5][b], parts[6][b])
+                ref = [dict(zip(("onset_s", "offset_s", "pitch", "velocity", "program", "is_drum"), r))
+                       for r in notes[i].tolist()]
+                counts += clip_counts(ref, decode(post, families=families))
+    out = f1_scores(counts)
+    out["score"] = round((out["onset_f1"] + out["multi_instrument_f1"] + out["drums_f1"]) / 3, 4)
+    return out
+
+
+def evaluate(model, loader, accelerator, task, notes=None) -> tuple[dict, np.ndarray, np.ndarray]:
+    import torch
+
+    if task.kind == "transcription":
+        return evaluate_transcription(model, loader, accelerator, notes), None, None
     model.eval()
     all_logits, all_y = [], []
     with torch.no_grad():
@@ -234,8 +314,9 @@ def training_function(args: TrainArgs) -> dict:
     set_seed(args.seed)
 
     # Data: raw log-mel features in memory (a dataset), or fresh draws each epoch (stream).
-    fe_raw = feature_extractor(task)
-    fe_raw.do_normalize = False
+    fe_raw = None if task.kind == "transcription" else feature_extractor(task)
+    if fe_raw is not None:
+        fe_raw.do_normalize = False
     maker, ds = load_splits(args, task)
     data = {}
     if ds is not None:
@@ -250,14 +331,24 @@ def training_function(args: TrainArgs) -> dict:
     # AST normalises features by dataset statistics: measured on the training split and stored in
     # the preprocessor config, so inference (pipeline, dub classify) applies the same.
     mean, std = normalisation(data["train"][0])
-    fe = feature_extractor(task, mean=mean, std=std)
+    transcription = task.kind == "transcription"
+    fe = None if transcription else feature_extractor(task, mean=mean, std=std)
 
-    def renorm(x):
-        return ((x.astype(np.float32) - mean) / (2 * std)).astype(np.float16)
+    def renorm(x):  # the transcriber normalises inside the model (config.feature_mean/std)
+        return x if transcription else ((x.astype(np.float32) - mean) / (2 * std)).astype(np.float16)
 
     data = {s: (renorm(x), y) for s, (x, y) in data.items()}
 
-    if args.init_from:
+    if transcription:
+        from .transcriber import build_transcriber
+
+        if args.init_from:
+            from .transcribe import load_transcriber
+
+            model = load_transcriber(args.init_from).train()
+        else:
+            model = build_transcriber(args.size, seed=args.seed, feature_mean=mean, feature_std=std)
+    elif args.init_from:
         model = from_checkpoint(task, args.init_from)
         if model.config.max_length != fe.max_length:  # the checkpoint's position embeddings fix the length
             fe = feature_extractor(task, mean=mean, std=std)
@@ -296,9 +387,14 @@ def training_function(args: TrainArgs) -> dict:
         train_loader, val_loader = accelerator.prepare(loaders["train"], loaders["validation"])
         model.train()
         total_loss, n = 0.0, 0
-        for x, y in train_loader:
+        for batch in train_loader:
+            x, y = batch[0], batch[1]
+            if transcription:  # frequency masks only: a time mask would hide labelled notes
+                x = spec_augment(x.float(), args.spec_augment, max_time=0, fill=mean)
+            else:
+                x = spec_augment(x.float(), args.spec_augment)
             with accelerator.accumulate(model):
-                loss = model(input_values=spec_augment(x.float(), args.spec_augment), labels=y).loss
+                loss = model(input_values=x, labels=y).loss
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), 1.0)
@@ -307,7 +403,7 @@ def training_function(args: TrainArgs) -> dict:
                 optimizer.zero_grad()
             total_loss += float(loss.detach()) * len(y)
             n += len(y)
-        val, _, _ = evaluate(model, val_loader, accelerator, task)
+        val, _, _ = evaluate(model, val_loader, accelerator, task, data["validation"][1])
         progress.epoch = epoch + 1
         log = {"loss/train": total_loss / max(1, n), **{f"validation/{k}": v for k, v in val.items()}, "epoch": epoch + 1}
         accelerator.log(log, step=epoch + 1)
@@ -325,26 +421,34 @@ def training_function(args: TrainArgs) -> dict:
     # Final artefact: the best epoch on validation, scored once on the held-out test split.
     results = {"history": history}
     if accelerator.is_main_process:
-        from transformers import AutoModelForAudioClassification
+        from transformers import AutoModel, AutoModelForAudioClassification
 
-        best = AutoModelForAudioClassification.from_pretrained(out / "best") if (out / "best").exists() else accelerator.unwrap_model(model)
+        auto = AutoModel if transcription else AutoModelForAudioClassification
+        best = auto.from_pretrained(out / "best") if (out / "best").exists() else accelerator.unwrap_model(model)
         best.config.dub_task = task.name
         best.save_pretrained(out, safe_serialization=True)
-        fe.save_pretrained(out)
+        if fe is not None:
+            fe.save_pretrained(out)
         eval_acc = Accelerator(cpu=not torch.cuda.is_available())
         scored = {}
         for split in ("validation", "test"):
             if split in data:
                 loader = get_dataloaders(args, task, fe, args.seed, {split: data[split]})[split]
-                m, logits, y = evaluate(best.to(eval_acc.device), loader, eval_acc, task)
+                m, logits, y = evaluate(best.to(eval_acc.device), loader, eval_acc, task, data[split][1])
                 scored[split] = m
-                if split == "test":
+                if split == "test" and not transcription:
                     cm, names = confusion(task, logits, y) if not task.multi_label else (None, None)
         results.update(scored)
-        write_model_card(out, task, args, scored, cm if not task.multi_label and "test" in data else None,
-                         names if not task.multi_label and "test" in data else None,
-                         n_train=len(data["train"][1]), epochs_run=progress.epoch,
-                         data_note=describe_data(args, task))
+        if transcription:
+            from .card import write_transcriber_card
+
+            write_transcriber_card(out, best, args, scored, n_train=len(data["train"][1]), epochs_run=progress.epoch,
+                                   data_note=describe_data(args, task))
+        else:
+            write_model_card(out, task, args, scored, cm if not task.multi_label and "test" in data else None,
+                             names if not task.multi_label and "test" in data else None,
+                             n_train=len(data["train"][1]), epochs_run=progress.epoch,
+                             data_note=describe_data(args, task))
         (out / "train_results.json").write_text(json.dumps(results, indent=1))
         if args.push_to_hub:
             from .hub import push_model

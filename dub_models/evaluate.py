@@ -1,0 +1,137 @@
+"""Transcription scores with mir_eval: note onset F1, onset+offset F1, frame F1, multi-instrument
+F1 (a note matches only within its GM family) and drum onset F1 (per coarse drum class).
+
+Counts (matches, reference notes, estimated notes) are summed over clips, and the F1s computed
+from the sums (micro-averaged), so short clips with few notes do not dominate.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from dub_dataset.constants import DRUM_CLASS_OF_NOTE, PROGRAMS_PER_FAMILY
+
+from .notes import NoteEvent
+
+ONSET_TOLERANCE_S = 0.05
+METRICS = ("onset", "onset_offset", "frame", "multi_instrument", "drums")
+
+
+def _as_event(n) -> NoteEvent:
+    if isinstance(n, NoteEvent):
+        return n
+    return NoteEvent(float(n["onset_s"]), float(n["offset_s"]), int(n["pitch"]), int(n["velocity"]),
+                     max(0, int(n.get("program", 0))), bool(n.get("is_drum", False)))
+
+
+def _arrays(notes: list[NoteEvent]):
+    if not notes:
+        return np.zeros((0, 2)), np.zeros(0)
+    iv = np.array([[n.onset_s, max(n.offset_s, n.onset_s + 0.01)] for n in notes], float)
+    hz = 440.0 * 2.0 ** ((np.array([n.pitch for n in notes], float) - 69.0) / 12.0)
+    return iv, hz
+
+
+def _matches(ref: list[NoteEvent], est: list[NoteEvent], offset_ratio: float | None) -> int:
+    import mir_eval
+
+    if not ref or not est:
+        return 0
+    (ri, rp), (ei, ep) = _arrays(ref), _arrays(est)
+    return len(mir_eval.transcription.match_notes(ri, rp, ei, ep, onset_tolerance=ONSET_TOLERANCE_S,
+                                                  offset_ratio=offset_ratio))
+
+
+def _frames(notes: list[NoteEvent], fps: float, n_frames: int) -> set:
+    cells = set()
+    for n in notes:
+        for t in range(int(round(n.onset_s * fps)), min(n_frames, max(int(round(n.offset_s * fps)), int(round(n.onset_s * fps)) + 1))):
+            cells.add((t, n.pitch))
+    return cells
+
+
+def clip_counts(ref, est, fps: float = 100.0) -> Counter:
+    """Matches and totals for one clip. ``ref``: notes (dicts as in the mixtures dataset, or
+    NoteEvents); ``est``: NoteEvents. Pitched notes are scored apart from drums."""
+    ref, est = [_as_event(n) for n in ref], [_as_event(n) for n in est]
+    rp, ep = [n for n in ref if not n.is_drum], [n for n in est if not n.is_drum]
+    rd, ed = [n for n in ref if n.is_drum], [n for n in est if n.is_drum]
+    c = Counter()
+    c["onset_tp"] = _matches(rp, ep, None)
+    c["onset_offset_tp"] = _matches(rp, ep, 0.2)
+    c["onset_ref"] = c["onset_offset_ref"] = len(rp)
+    c["onset_est"] = c["onset_offset_est"] = len(ep)
+    end = max([n.offset_s for n in rp + ep] + [0.0])
+    fr, fe = _frames(rp, fps, int(end * fps) + 1), _frames(ep, fps, int(end * fps) + 1)
+    c["frame_tp"], c["frame_ref"], c["frame_est"] = len(fr & fe), len(fr), len(fe)
+    for fam in {n.program // PROGRAMS_PER_FAMILY for n in rp + ep}:
+        r = [n for n in rp if n.program // PROGRAMS_PER_FAMILY == fam]
+        e = [n for n in ep if n.program // PROGRAMS_PER_FAMILY == fam]
+        c["multi_instrument_tp"] += _matches(r, e, None)
+    c["multi_instrument_ref"], c["multi_instrument_est"] = len(rp), len(ep)
+
+    def drum_class(n):
+        return DRUM_CLASS_OF_NOTE.get(n.pitch, "other_percussion")
+
+    for cls in {drum_class(n) for n in rd + ed}:
+        r = [NoteEvent(n.onset_s, n.onset_s + 0.05, 60, 100) for n in rd if drum_class(n) == cls]
+        e = [NoteEvent(n.onset_s, n.onset_s + 0.05, 60, 100) for n in ed if drum_class(n) == cls]
+        c["drums_tp"] += _matches(r, e, None)
+    c["drums_ref"], c["drums_est"] = len(rd), len(ed)
+    return c
+
+
+def f1_scores(counts: Counter, metrics=METRICS) -> dict:
+    """Precision, recall and F1 per metric from summed counts."""
+    out = {}
+    for m in metrics:
+        tp, nr, ne = counts[f"{m}_tp"], counts[f"{m}_ref"], counts[f"{m}_est"]
+        p, r = tp / ne if ne else 0.0, tp / nr if nr else 0.0
+        out[f"{m}_precision"], out[f"{m}_recall"] = round(p, 4), round(r, 4)
+        out[f"{m}_f1"] = round(2 * p * r / (p + r), 4) if p + r else 0.0
+    return out
+
+
+def held_out_clips(dataset: str | None = None, split: str = "test", num_examples: int = 50, seed: int = 1,
+                   soundfonts: list[str] | None = None):
+    """(audio 16 kHz, reference notes) pairs: from a dub mixtures dataset, or rendered now with
+    the split's held-out SoundFonts (the generator's own split rule)."""
+    from dub_dataset.audio_io import decode_audio_bytes
+
+    if dataset:
+        from datasets import Audio, load_dataset
+
+        ds = load_dataset(dataset, "mixtures", split=split).cast_column("audio", Audio(decode=False))
+        for row in ds.select(range(min(num_examples, len(ds)))):
+            yield decode_audio_bytes(row["audio"]["bytes"])[0], row["notes"]
+        return
+    from dub_dataset import Spec, make_maker
+
+    maker = make_maker(Spec("mixtures", seed=seed, soundfonts=soundfonts, images=()))
+    for i in range(num_examples):
+        row = maker.make(split, i)
+        yield decode_audio_bytes(row["audio"]["bytes"])[0], row["notes"]
+
+
+def evaluate_model(model=None, dataset: str | None = None, split: str = "test", num_examples: int = 50,
+                   seed: int = 1, soundfonts: list[str] | None = None, thresholds=None) -> dict:
+    """mir_eval F1s of a transcriber on held-out clips, and its speed (x realtime, inference only)."""
+    import time
+
+    from .transcribe import decode, load_transcriber, transcribe_array
+
+    m = model if model is not None and not isinstance(model, str) else load_transcriber(model)
+    counts, seconds, busy, n = Counter(), 0.0, 0.0, 0
+    for audio, ref in held_out_clips(dataset, split, num_examples, seed, soundfonts):
+        t = time.perf_counter()
+        est = decode(transcribe_array(m, audio), thresholds, tuple(m.config.families))
+        busy += time.perf_counter() - t
+        seconds += len(audio) / m.config.sampling_rate
+        counts += clip_counts(ref, est)
+        n += 1
+    if n == 0:
+        raise ValueError(f"no {split} clips to evaluate on")
+    return {"examples": n, "source": dataset or "rendered now with held-out SoundFonts", "seconds": seconds,
+            "x_realtime": seconds / max(busy, 1e-9), **f1_scores(counts)}
