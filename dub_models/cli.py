@@ -178,6 +178,14 @@ def cmd_evaluate(a) -> int:
     return 0
 
 
+def cmd_app(a) -> int:
+    from .space import launch
+
+    _quiet_transformers()
+    launch(a.host, a.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dub", description="Style, instrument, notes, effects: extract all of it from an mp3.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -273,6 +281,11 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--soundfont", action="append", help="with no --dataset: SoundFonts to render with")
     e.add_argument("--json", action="store_true")
     e.set_defaults(func=cmd_evaluate)
+
+    w = sub.add_parser("app", help="the web app (transcribe, classify, spectrograms) on 127.0.0.1")
+    w.add_argument("--host", default="127.0.0.1", help="0.0.0.0 serves other machines too")
+    w.add_argument("--port", type=int, default=7860)
+    w.set_defaults(func=cmd_app)
 
     f = sub.add_parser("soundfonts", help="list the SoundFonts found on this machine")
     f.set_defaults(func=cmd_soundfonts)

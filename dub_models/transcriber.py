@@ -114,7 +114,8 @@ def _config_class():
                      families: list | None = None, drum_classes: list | None = None,
                      feature_mean: float = -6.0, feature_std: float = 5.0, sampling_rate: int = SAMPLE_RATE,
                      hop_length: int = HOP, frame_pool: int = FRAME_POOL, window_s: float = 8.0,
-                     onset_loss_weight: float = 1.0, **kwargs):
+                     onset_loss_weight: float = 1.0, onset_pos_weight: float = 8.0, frame_pos_weight: float = 3.0,
+                     drum_pos_weight: float = 3.0, **kwargs):
             self.num_mel_bins, self.conv_channels, self.d_model = num_mel_bins, conv_channels, d_model
             self.num_layers, self.num_heads, self.ff_mult, self.dropout = num_layers, num_heads, ff_mult, dropout
             self.pitch_min, self.num_pitches = pitch_min, num_pitches
@@ -124,6 +125,10 @@ def _config_class():
             self.sampling_rate, self.hop_length, self.frame_pool = sampling_rate, hop_length, frame_pool
             self.window_s = window_s
             self.onset_loss_weight = onset_loss_weight
+            # positives are rare (a few of 88 pitches, one frame per onset): weighted up so the
+            # heads leave "always off" within CPU-scale training
+            self.onset_pos_weight, self.frame_pos_weight = onset_pos_weight, frame_pos_weight
+            self.drum_pos_weight = drum_pos_weight
             super().__init__(**kwargs)
 
         @property
@@ -223,10 +228,15 @@ def _model_classes(config_cls):
             def part(name):
                 return y[..., SLICES[name]]
 
-            bce = F.binary_cross_entropy_with_logits
+            c = self.config
+
+            def bce(logits, target, pos_weight):
+                return F.binary_cross_entropy_with_logits(logits, target, pos_weight=logits.new_tensor(pos_weight))
+
             on_t, drum_t = part("onset"), part("drum_onset")
-            loss = self.config.onset_loss_weight * bce(onset, on_t) + bce(frame, part("frame")) + 0.5 * bce(offset, part("offset"))
-            loss = loss + self.config.onset_loss_weight * bce(drum_onset, drum_t)
+            loss = (c.onset_loss_weight * bce(onset, on_t, c.onset_pos_weight) + bce(frame, part("frame"), c.frame_pos_weight)
+                    + 0.5 * bce(offset, part("offset"), c.onset_pos_weight))
+            loss = loss + c.onset_loss_weight * bce(drum_onset, drum_t, c.drum_pos_weight)
             # velocity only where a note starts (as in Onsets and Frames)
             loss = loss + (on_t * (torch.sigmoid(velocity) - part("velocity")) ** 2).sum() / on_t.sum().clamp(min=1)
             loss = loss + (drum_t * (torch.sigmoid(drum_velocity) - part("drum_velocity")) ** 2).sum() / drum_t.sum().clamp(min=1)

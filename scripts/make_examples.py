@@ -36,5 +36,29 @@ def main() -> None:
         print(path, path.stat().st_size)
 
 
+def song(seed: int = 11, index: int = 0, seconds: float = 16.0) -> None:
+    """examples/song.mp3: a procedural multi-instrument clip from the ``mixtures`` test split
+    (TimGM6mb: never heard by the shipped transcriber), with its reference notes as JSON."""
+    import json
+
+    from dub_dataset import Spec, make_maker
+    from dub_dataset.audio_io import decode_audio_bytes
+
+    maker = make_maker(Spec("mixtures", seed=seed, clip_s=seconds, images=()))
+    row = maker.make("test", index)
+    audio, sr = decode_audio_bytes(row["audio"]["bytes"])
+    tmp = OUT / "song.tmp.wav"
+    sf.write(tmp, audio, sr, subtype="PCM_16")
+    path = OUT / "song.mp3"
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", str(tmp), "-ar", "44100", "-ac", "2", "-c:a", "libmp3lame",
+                    "-b:a", "128k", "-map_metadata", "-1", "-fflags", "+bitexact", str(path)], check=True)
+    tmp.unlink()
+    ref = {"tracks": [{k: t[k] for k in ("role", "program", "is_drum", "instrument", "soundfont")} for t in row["tracks"]],
+           "tempo_bpm": row["tempo_bpm"], "notes": row["notes"]}
+    (OUT / "song.notes.json").write_text(json.dumps(ref, indent=0))
+    print(path, path.stat().st_size, [t["instrument"] for t in row["tracks"]])
+
+
 if __name__ == "__main__":
     main()
+    song()

@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libfluidsynth3 ffmpeg libsndfile1 fluid-soundfont-gm timgm6mb-soundfont
               musescore-general-soundfont avldrums.lv2-soundfont csound-soundfont)
-if [ "${DUB_WITH_BROWSER:-0}" = 1 ]; then APT_PACKAGES+=(chromium); fi
+# Debian's chromium drives the web-app test (Playwright); DUB_NO_BROWSER=1 skips it (that test is then skipped)
+if [ "${DUB_NO_BROWSER:-0}" != 1 ]; then APT_PACKAGES+=(chromium); fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
