@@ -143,7 +143,7 @@ def cmd_transcribe(a) -> int:
         raise ValueError("-o/--output names one MIDI file: with several inputs use --out-dir")
     model = load_transcriber(a.model)
     keep = set(a.keep) if a.keep else None
-    th = Thresholds(onset=a.onset_threshold, frame=a.frame_threshold, drum=a.drum_threshold)
+    th = Thresholds.of(model, a.onset_threshold, a.frame_threshold, a.drum_threshold)
     results = []
     for f in a.files:
         out = Path(a.output) if a.output else Path(a.out_dir) / (Path(f).stem + ".mid")
@@ -165,6 +165,19 @@ def cmd_evaluate(a) -> int:
     from .evaluate import evaluate_model
 
     _quiet_transformers()
+    if a.tune_thresholds:
+        from .evaluate import tune_thresholds
+        from .transcribe import load_transcriber
+
+        if not a.model or not a.dataset:
+            raise ValueError("--tune-thresholds needs --model DIR (updated in place) and --dataset (its validation split)")
+        m = load_transcriber(a.model)
+        th, scores = tune_thresholds(m, a.dataset, "validation", a.num_examples)
+        m.config.onset_threshold, m.config.frame_threshold, m.config.drum_threshold = th.onset, th.frame, th.drum
+        m.config.save_pretrained(a.model)
+        print(json.dumps({"thresholds": {"onset": th.onset, "frame": th.frame, "drum": th.drum},
+                          "validation": scores}, indent=1))
+        return 0
     scores = evaluate_model(model=a.model, dataset=a.dataset, split=a.split, num_examples=a.num_examples,
                             seed=a.seed, soundfonts=a.soundfont)
     if a.json:
@@ -265,9 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default=".", help="where MIDI files go without -o (default: here)")
     r.add_argument("--model", help="a transcriber folder or Hub id instead of the shipped one")
     r.add_argument("--json", action="store_true", help="print the notes and tracks as JSON")
-    r.add_argument("--onset-threshold", type=float, default=0.5, help="lower finds more (quieter) notes")
-    r.add_argument("--frame-threshold", type=float, default=0.3)
-    r.add_argument("--drum-threshold", type=float, default=0.5)
+    r.add_argument("--onset-threshold", type=float, help="lower finds more (quieter) notes; default: the model's")
+    r.add_argument("--frame-threshold", type=float)
+    r.add_argument("--drum-threshold", type=float)
     r.add_argument("--keep", type=_csv((*GM_FAMILIES, "drums")), help="comma list of families (and drums) to keep")
     r.add_argument("--tempo", type=float, help="BPM written to the MIDI (default: estimated)")
     r.set_defaults(func=cmd_transcribe)
@@ -280,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--seed", type=int, default=1, help="draw of the clips rendered now")
     e.add_argument("--soundfont", action="append", help="with no --dataset: SoundFonts to render with")
     e.add_argument("--json", action="store_true")
+    e.add_argument("--tune-thresholds", action="store_true",
+                   help="pick the decoding thresholds on the validation split of --dataset and save them in --model")
     e.set_defaults(func=cmd_evaluate)
 
     w = sub.add_parser("app", help="the web app (transcribe, classify, spectrograms) on 127.0.0.1")

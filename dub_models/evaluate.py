@@ -120,9 +120,10 @@ def evaluate_model(model=None, dataset: str | None = None, split: str = "test", 
     """mir_eval F1s of a transcriber on held-out clips, and its speed (x realtime, inference only)."""
     import time
 
-    from .transcribe import decode, load_transcriber, transcribe_array
+    from .transcribe import Thresholds, decode, load_transcriber, transcribe_array
 
     m = model if model is not None and not isinstance(model, str) else load_transcriber(model)
+    thresholds = thresholds or Thresholds.of(m)
     counts, seconds, busy, n = Counter(), 0.0, 0.0, 0
     for audio, ref in held_out_clips(dataset, split, num_examples, seed, soundfonts):
         t = time.perf_counter()
@@ -135,3 +136,26 @@ def evaluate_model(model=None, dataset: str | None = None, split: str = "test", 
         raise ValueError(f"no {split} clips to evaluate on")
     return {"examples": n, "source": dataset or "rendered now with held-out SoundFonts", "seconds": seconds,
             "x_realtime": seconds / max(busy, 1e-9), **f1_scores(counts)}
+
+
+def tune_thresholds(model, dataset: str, split: str = "validation", num_examples: int = 100,
+                    onsets=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8), frames=(0.3, 0.4, 0.5, 0.6), drums=(0.3, 0.4, 0.5, 0.6, 0.7, 0.8)):
+    """Decoding thresholds that maximise F1 on the validation split (never the test split):
+    onset and frame thresholds by onset F1 + frame F1, the drum threshold by drum F1."""
+    from .transcribe import Thresholds, decode, transcribe_array
+
+    posts = [(transcribe_array(model, a), ref) for a, ref in held_out_clips(dataset, split, num_examples)]
+    fam = tuple(model.config.families)
+
+    def score(th, keys):
+        c = Counter()
+        for p, ref in posts:
+            c += clip_counts(ref, decode(p, th, fam))
+        s = f1_scores(c)
+        return sum(s[k] for k in keys), s
+
+    best_pitch = max(((on, fr) for on in onsets for fr in frames),
+                     key=lambda t: score(Thresholds(t[0], t[1], 0.5), ("onset_f1", "frame_f1"))[0])
+    best_drum = max(drums, key=lambda d: score(Thresholds(*best_pitch, d), ("drums_f1",))[0])
+    th = Thresholds(*best_pitch, best_drum)
+    return th, score(th, ())[1]

@@ -172,7 +172,7 @@ def transcribe(audio_path, instruments, sensitivity, tempo, progress=None):
         progress(0.2, desc="transcribing")
     t0 = time.perf_counter()
     post = posteriors_for_audio(model, lambda a, b: audio[a:b])
-    th = Thresholds(onset=float(np.clip(1.0 - sensitivity, 0.05, 0.95)))
+    th = Thresholds.of(model, onset=float(np.clip(1.0 - sensitivity, 0.05, 0.95)))
     notes: list[NoteEvent] = decode(post, th, tuple(model.config.families), keep)
     bpm = tempo or estimate_tempo(post)
     write_midi(notes, midi_path, tempo_bpm=bpm)
@@ -269,7 +269,8 @@ def build_demo():
                     audio_in = gr.Audio(sources=["upload", "microphone"], type="filepath", label="Audio",
                                         elem_id="audio-in")
                     instruments = gr.CheckboxGroup(choices, value=choices, label="Instruments to keep")
-                    sensitivity = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Onset sensitivity",
+                    default = round(1.0 - float(getattr(_model("transcriber").config, "onset_threshold", 0.5)), 2)
+                    sensitivity = gr.Slider(0.05, 0.95, value=default, step=0.05, label="Onset sensitivity",
                                             info="higher finds more, quieter notes")
                     tempo = gr.Number(0, label="Tempo (BPM; 0 = estimate)", minimum=0, maximum=400)
                     go = gr.Button("Transcribe", variant="primary", elem_id="transcribe-btn")

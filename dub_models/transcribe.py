@@ -1,7 +1,7 @@
 """Audio file in, notes (and MIDI) out: windowed inference in flat memory, then pure decoding.
 
-The audio is read window by window (8 s windows every 6 s, 1 s of context either side); each
-window's posteriors are kept for its central 6 s only, stored as float16 (a 1 h file keeps about
+The audio is read window by window (8 s windows every 7 s, 0.5 s of context either side); each
+window's posteriors are kept for its central 7 s only, stored as float16 (a 1 h file keeps about
 150 MB of posteriors), and decoded to notes by pure numpy functions.
 """
 
@@ -53,6 +53,14 @@ class Thresholds:
     frame: float = 0.3
     drum: float = 0.5
     min_duration_s: float = 0.03
+
+    @classmethod
+    def of(cls, model, onset: float | None = None, frame: float | None = None, drum: float | None = None):
+        """The model's own thresholds (tuned on validation), with any of them overridden."""
+        c = model.config
+        return cls(onset if onset is not None else getattr(c, "onset_threshold", cls.onset),
+                   frame if frame is not None else getattr(c, "frame_threshold", cls.frame),
+                   drum if drum is not None else getattr(c, "drum_threshold", cls.drum))
 
 
 def decode(post: Posteriors, th: Thresholds | None = None, families: tuple[str, ...] | None = None,
@@ -137,7 +145,7 @@ def _run(model, windows: list[np.ndarray]):
 
 
 def posteriors_for_audio(model, read, total_samples: int | None = None, batch: int = 4,
-                         context_s: float = 1.0) -> Posteriors:
+                         context_s: float = 0.5) -> Posteriors:
     """Windowed inference. ``read(start, stop)`` returns samples [start, stop) at 16 kHz (fewer at
     the end of the audio); only one batch of windows is in memory at a time."""
     cfg = model.config
@@ -207,7 +215,7 @@ def transcribe_file(path: str | os.PathLike, model=None, thresholds: Thresholds 
     duration = post.n_frames / post.fps
     if reader.samples_read == 0:
         return [], post, 0.0
-    return decode(post, thresholds, tuple(model.config.families), keep), post, duration
+    return decode(post, thresholds or Thresholds.of(model), tuple(model.config.families), keep), post, duration
 
 
 def track_summary(notes: list[NoteEvent]) -> list[dict]:

@@ -1,8 +1,8 @@
-"""dub's transcriber: a spectrogram transformer that turns log-mel frames into notes.
+"""dub's transcriber: a spectrogram transformer that turns spectrogram frames into notes.
 
 ``DubTranscriberForNoteTranscription`` is a transformers ``PreTrainedModel`` (model_type
 ``dub-transcriber``, registered with ``AutoConfig`` and ``AutoModel`` when ``dub_models`` is
-imported). A convolutional front end reads the 10 ms log-mel frames and halves the frame rate to
+imported). A convolutional front end reads 10 ms frames of a log-frequency spectrogram (``features``) and halves the frame rate to
 50 frames/s; a transformer encoder (sinusoidal positions, so any window length) relates the frames;
 linear heads give, per frame:
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dub_dataset.constants import (
-    DRUM_CLASS_OF_NOTE, DRUM_CLASSES, GM_FAMILIES, HOP, N_MELS, PROGRAMS_PER_FAMILY, SAMPLE_RATE,
+    DRUM_CLASS_OF_NOTE, DRUM_CLASSES, GM_FAMILIES, HOP, PROGRAMS_PER_FAMILY, SAMPLE_RATE,
 )
 
 from .notes import N_PITCHES, PITCH_MIN
@@ -86,11 +86,49 @@ def note_targets(notes, n_frames: int, fps: float = FPS) -> np.ndarray:
     return y
 
 
-def features(audio: np.ndarray) -> np.ndarray:
-    """Log-mel input frames [mel_frames, N_MELS] (float32) of 16 kHz mono audio."""
-    from dub_dataset.spectrogram import log_mel
+# Input features: a log-frequency spectrogram, two bins per semitone from A0 (MIDI 21) up to
+# MIDI 119 (just under the 8 kHz Nyquist frequency), from a 2048-point DFT (7.8 Hz bins) every
+# 10 ms. The classifiers' 512-point log-mel cannot tell low notes a semitone apart; this can,
+# from the fundamental upwards of about E2 and from the harmonics below.
+FEATURE_N_FFT = 2048
+BINS_PER_SEMITONE = 2
+FEATURE_MIDI_MIN, FEATURE_MIDI_MAX = 21, 119
+N_FEATURE_BINS = (FEATURE_MIDI_MAX - FEATURE_MIDI_MIN) * BINS_PER_SEMITONE  # 196
 
-    return log_mel(np.asarray(audio, np.float32), SAMPLE_RATE, N_MELS).T
+
+def _logfreq_filterbank():
+    """Sparse triangular filters [N_FEATURE_BINS, n_fft // 2 + 1], centres on the semitone grid,
+    each at least one DFT bin wide (cached)."""
+    global _FB
+    if _FB is None:
+        import scipy.sparse
+
+        bins = np.fft.rfftfreq(FEATURE_N_FFT, 1.0 / SAMPLE_RATE)
+        step = 1.0 / BINS_PER_SEMITONE
+        midi = FEATURE_MIDI_MIN + step * np.arange(-1, N_FEATURE_BINS + 1)
+        hz = 440.0 * 2.0 ** ((midi - 69.0) / 12.0)
+        lo, mid, hi = hz[:-2, None], hz[1:-1, None], hz[2:, None]
+        df = bins[1]
+        lo, hi = np.minimum(lo, mid - df), np.maximum(hi, mid + df)
+        up = (bins[None, :] - lo) / (mid - lo)
+        down = (hi - bins[None, :]) / (hi - mid)
+        _FB = scipy.sparse.csr_matrix(np.maximum(0.0, np.minimum(up, down)).astype(np.float32))
+    return _FB
+
+
+_FB = None
+
+
+def features(audio: np.ndarray) -> np.ndarray:
+    """Input frames [frames, N_FEATURE_BINS] (float32, natural log of power) of 16 kHz mono audio;
+    frame t is centred on sample t * HOP."""
+    import scipy.fft
+
+    x = np.pad(np.asarray(audio, np.float32), (FEATURE_N_FFT // 2, FEATURE_N_FFT // 2))
+    frames = np.lib.stride_tricks.sliding_window_view(x, FEATURE_N_FFT)[::HOP]
+    window = np.hanning(FEATURE_N_FFT + 1)[:-1].astype(np.float32)
+    power = np.abs(scipy.fft.rfft(frames * window, axis=1)) ** 2
+    return np.log((_logfreq_filterbank() @ power.T).T + 1e-10).astype(np.float32)
 
 
 def model_frames(n_samples: int) -> int:
@@ -103,19 +141,20 @@ def _config_class():
     from transformers import PretrainedConfig
 
     class DubTranscriberConfig(PretrainedConfig):
-        """Sizes of dub's transcriber. ``feature_mean``/``feature_std`` normalise the log-mel input
+        """Sizes of dub's transcriber. ``feature_mean``/``feature_std`` normalise the input features
         (measured on the training data by the trainer)."""
 
         model_type = "dub-transcriber"
 
-        def __init__(self, num_mel_bins: int = N_MELS, conv_channels: int = 32, d_model: int = 192,
+        def __init__(self, num_mel_bins: int = N_FEATURE_BINS, conv_channels: int = 32, d_model: int = 192,
                      num_layers: int = 3, num_heads: int = 4, ff_mult: int = 4, dropout: float = 0.1,
                      pitch_min: int = PITCH_MIN, num_pitches: int = N_PITCHES,
                      families: list | None = None, drum_classes: list | None = None,
                      feature_mean: float = -6.0, feature_std: float = 5.0, sampling_rate: int = SAMPLE_RATE,
                      hop_length: int = HOP, frame_pool: int = FRAME_POOL, window_s: float = 8.0,
                      onset_loss_weight: float = 1.0, onset_pos_weight: float = 8.0, frame_pos_weight: float = 3.0,
-                     drum_pos_weight: float = 3.0, **kwargs):
+                     drum_pos_weight: float = 3.0, onset_threshold: float = 0.5, frame_threshold: float = 0.3,
+                     drum_threshold: float = 0.5, **kwargs):
             self.num_mel_bins, self.conv_channels, self.d_model = num_mel_bins, conv_channels, d_model
             self.num_layers, self.num_heads, self.ff_mult, self.dropout = num_layers, num_heads, ff_mult, dropout
             self.pitch_min, self.num_pitches = pitch_min, num_pitches
@@ -129,6 +168,8 @@ def _config_class():
             # heads leave "always off" within CPU-scale training
             self.onset_pos_weight, self.frame_pos_weight = onset_pos_weight, frame_pos_weight
             self.drum_pos_weight = drum_pos_weight
+            # decoding thresholds, tuned on the validation split after training (dub_models.evaluate.tune_thresholds)
+            self.onset_threshold, self.frame_threshold, self.drum_threshold = onset_threshold, frame_threshold, drum_threshold
             super().__init__(**kwargs)
 
         @property
@@ -197,7 +238,7 @@ def _model_classes(config_cls):
             return pe.to(dtype)
 
         def forward(self, input_values, labels=None, return_dict=None, **kwargs):
-            """``input_values``: raw log-mel [B, mel_frames, mels] (``features``); ``labels``:
+            """``input_values``: raw features [B, frames, bins] (``features``); ``labels``:
             [B, frames, TARGET_CHANNELS] from ``note_targets``."""
             cfg = self.config
             x = (input_values - cfg.feature_mean) / cfg.feature_std

@@ -12,6 +12,8 @@ mir_eval F1s and speed (x realtime) side by side. Then the peak memory and speed
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -65,11 +67,13 @@ def run_basic_pitch(clips):
     from dub_models.notes import NoteEvent
 
     model = Model(ICASSP_2022_MODEL_PATH)
-    predict(str(clips[0][0]), model)  # warm-up
+    with contextlib.redirect_stdout(io.StringIO()):
+        predict(str(clips[0][0]), model)  # warm-up
     counts, busy = Counter(), 0.0
     for path, ref, _ in clips:
         t = time.perf_counter()
-        _, _, events = predict(str(path), model)
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints a line per file
+            _, _, events = predict(str(path), model)
         busy += time.perf_counter() - t
         est = [NoteEvent(float(s), float(e), int(p), int(np.clip(round(a * 127), 1, 127))) for s, e, p, a, _ in events]
         counts += clip_counts(ref, est)

@@ -109,7 +109,7 @@ def test_trainer_saves_a_registered_transcriber_with_card(tiny_transcriber):
     card = (out / "README.md").read_text()
     assert "note onset F1" in card and "held-out" in card.lower()
     m1, m2 = AutoModel.from_pretrained(out).eval(), AutoModel.from_pretrained(out).eval()
-    x = torch.randn(1, 401, 128) * 3 - 6
+    x = torch.randn(1, 401, 196) * 3 - 6
     with torch.no_grad():
         assert torch.equal(m1(input_values=x).onset_logits, m2(input_values=x).onset_logits)
 
@@ -199,3 +199,15 @@ def test_long_input_keeps_memory_flat(tiny_transcriber, tmp_path):
     # 15x longer: posteriors grow by ~45 MB (float16); decoding it whole (44.1 kHz stereo float)
     # would add over 300 MB, and one attention pass over it many GB
     assert m2 - m1 < 120, (m1, m2)
+
+
+def test_evaluate_cli_scores_held_out_clips(tiny_transcriber, mixtures):
+    out, _ = tiny_transcriber
+    r = subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--model", str(out), "--dataset", str(mixtures),
+                        "--num-examples", "3", "--json"], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert s["examples"] == 3 and s["x_realtime"] > 1
+    for m in ("onset", "onset_offset", "frame", "multi_instrument", "drums"):
+        assert 0.0 <= s[f"{m}_f1"] <= 1.0
+    assert s["onset_offset_f1"] <= s["onset_f1"] and s["multi_instrument_f1"] <= s["onset_f1"]
