@@ -39,9 +39,10 @@ class NoteEvent:
 
 def _peaks(prob: np.ndarray, threshold: float) -> np.ndarray:
     """Boolean [T, K]: local maxima in time at or above threshold (the first frame of a plateau)."""
-    prev = np.vstack([np.zeros((1, prob.shape[1])), prob[:-1]])
-    nxt = np.vstack([prob[1:], np.zeros((1, prob.shape[1]))])
-    return (prob >= threshold) & (prob > prev) & (prob >= nxt)
+    out = prob >= threshold  # in place on boolean arrays: no float copies of an hour of posteriors
+    out[1:] &= prob[1:] > prob[:-1]
+    out[:-1] &= prob[:-1] >= prob[1:]
+    return out
 
 
 def _velocity(vel: np.ndarray | None, t: int, k: int) -> int:
@@ -55,7 +56,7 @@ def decode_notes(onset: np.ndarray, frame: np.ndarray, fps: float, velocity: np.
                  program: int = 0, pitch_min: int = PITCH_MIN) -> list[NoteEvent]:
     """Notes from onset and frame probabilities of shape [frames, pitches] (row 0 = ``pitch_min``);
     ``velocity`` in [0, 1] of the same shape. Times in seconds at ``fps`` frames per second."""
-    onset, frame = np.asarray(onset, float), np.asarray(frame, float)
+    onset, frame = np.asarray(onset), np.asarray(frame)  # float16 posteriors stay float16
     if onset.shape != frame.shape or onset.ndim != 2:
         raise ValueError(f"onset {onset.shape} and frame {frame.shape} must be equal [frames, pitches]")
     n_frames = onset.shape[0]
@@ -78,7 +79,7 @@ def decode_notes(onset: np.ndarray, frame: np.ndarray, fps: float, velocity: np.
 def decode_drums(onset: np.ndarray, fps: float, velocity: np.ndarray | None = None,
                  threshold: float = 0.5, hit_s: float = 0.1) -> list[NoteEvent]:
     """Drum hits from onset probabilities [frames, 12 coarse classes] (constants.DRUM_CLASSES)."""
-    onset = np.asarray(onset, float)
+    onset = np.asarray(onset)
     if onset.ndim != 2 or onset.shape[1] != len(DRUM_CLASSES):
         raise ValueError(f"drum onsets must be [frames, {len(DRUM_CLASSES)}], got {onset.shape}")
     hits = []

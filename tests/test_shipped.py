@@ -66,3 +66,26 @@ def test_shipped_effects_model_hears_reverb_and_lowpass():
     res = classify_arrays(pipe, [dry_note, wet], top_k=8)
     score = [{s["label"]: s["score"] for s in r["labels"]} for r in res]
     assert score[1]["reverb"] > score[0]["reverb"] + 0.2
+
+
+def test_shipped_transcriber_hears_the_bundled_song(tmp_path):
+    """examples/song.mp3 is a mixtures clip rendered with TimGM6mb (never heard in training):
+    strings, bass, guitar and a brush kit, with its reference notes in song.notes.json."""
+    import json
+
+    import pretty_midi
+
+    from dub_models.evaluate import clip_counts, f1_scores
+    from dub_models.transcribe import transcribe_to_midi
+
+    ref = json.loads((EXAMPLES / "song.notes.json").read_text())["notes"]
+    mid = tmp_path / "song.mid"
+    rep = transcribe_to_midi(EXAMPLES / "song.mp3", mid)
+    from dub_models.notes import NoteEvent
+
+    s = f1_scores(clip_counts(ref, [NoteEvent(**n) for n in rep["notes"]]))
+    # an untrained transcriber scores ~0 on all of these
+    assert s["onset_f1"] > 0.2 and s["frame_f1"] > 0.4 and s["drums_f1"] > 0.5, s
+    pm = pretty_midi.PrettyMIDI(str(mid))
+    assert any(i.is_drum for i in pm.instruments) and sum(not i.is_drum for i in pm.instruments) >= 2
+    assert "bass" in {t["family"] for t in rep["tracks"]}

@@ -1,0 +1,70 @@
+#!/usr/bin/env python
+"""Tune a trained transcriber's decoding thresholds on the validation split, score it on the
+test split (held-out SoundFonts) with mir_eval, rewrite its card, and ship it as
+dub_models/weights/transcriber/.
+
+    python scripts/ship_transcriber.py RUN_DIR DATASET --epochs 3 --max-train-examples 8000 ...
+(the training flags are recorded in the card as they were given to `dub train`)
+"""
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("run")
+    ap.add_argument("dataset")
+    ap.add_argument("--epochs", type=int, required=True)
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--n-train", type=int, required=True)
+    ap.add_argument("--tune-examples", type=int, default=150)
+    ap.add_argument("--test-examples", type=int, default=400)
+    ap.add_argument("--note", default="", help="extra text for the card (e.g. how the run was continued)")
+    a = ap.parse_args()
+
+    import torch
+
+    from dub_models.card import write_transcriber_card
+    from dub_models.evaluate import evaluate_model, tune_thresholds
+    from dub_models.train import TrainArgs, describe_data
+    from dub_models.tasks import get_task
+    from dub_models.transcribe import load_transcriber
+
+    torch.set_num_threads(2)
+    run = Path(a.run)
+    model = load_transcriber(run)
+    th, val = tune_thresholds(model, a.dataset, "validation", a.tune_examples)
+    model.config.onset_threshold, model.config.frame_threshold, model.config.drum_threshold = th.onset, th.frame, th.drum
+    print("thresholds", th)
+    scored = {"validation": val,
+              "test": evaluate_model(model, a.dataset, "test", a.test_examples)}
+    print(json.dumps(scored, indent=1))
+    dest = ROOT / "dub_models" / "weights" / "transcriber"
+    tmp = dest.with_name(".transcriber.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp, safe_serialization=True)
+    args = TrainArgs(task="transcription", output_dir=str(run), dataset=a.dataset, size="small", epochs=a.epochs,
+                     lr=a.lr, batch_size=a.batch_size)
+    extra = (f"\nDecoding thresholds, picked on {a.tune_examples} validation clips: onset {th.onset}, frame {th.frame}, "
+             f"drums {th.drum}. Test: {scored['test']['examples']} clips ({scored['test']['seconds']:.0f} s), "
+             f"{scored['test']['x_realtime']:.0f}x realtime on 2 CPU threads.\n{a.note}\n")
+    write_transcriber_card(tmp, model, args, scored, n_train=a.n_train, epochs_run=a.epochs,
+                           data_note=describe_data(args, get_task("transcription")), extra=extra)
+    results = json.loads((run / "train_results.json").read_text()) if (run / "train_results.json").exists() else {}
+    results["shipped"] = {"thresholds": vars(th), **scored}
+    (tmp / "train_results.json").write_text(json.dumps(results, indent=1))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    print(f"shipped {run} as {dest} ({sum(f.stat().st_size for f in dest.iterdir()) / 1e6:.1f} MB)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
