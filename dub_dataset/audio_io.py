@@ -92,28 +92,93 @@ class AudioReader:
     """Reads a file window by window (flat memory for any length): mono float32 at ``sample_rate``.
 
     ``read_samples(start, stop)`` returns samples [start, stop), fewer at the end of the audio.
+    Forward reads stream from one FFmpeg process (decoding is linear in the file's length;
+    range reads through torchcodec re-scan an mp3 from its start each time); only the samples
+    from the latest ``start`` on are kept. A read before that falls back to a range read.
     """
+
+    CHUNK = 1 << 16  # samples per pipe read
+    IN_MEMORY_S = 120.0  # files this short are decoded at once
 
     def __init__(self, path: str | os.PathLike, sample_rate: int = SAMPLE_RATE):
         p = _check_path(path)
         self.name, self.sample_rate = str(p), sample_rate
-        self.decoder = _decoder(str(p), sample_rate, self.name)
+        self.decoder = _decoder(str(p), sample_rate, self.name)  # checks that it is audio, names it if not
         self.samples_read = 0
+        self._buf = np.zeros(0, np.float32)
+        self._buf_start = 0
+        self._proc = None
+        self._eof = False
+        meta = self.decoder.metadata
+        if (meta.duration_seconds_from_header or meta.duration_seconds or 1e9) <= self.IN_MEMORY_S:
+            # short files: one decode in memory, no FFmpeg process to start
+            try:
+                x = self.decoder.get_all_samples().data.numpy()
+            except Exception as e:
+                raise AudioError(f"{self.name}: audio data is corrupt or truncated ({str(e).splitlines()[0][:200]})") from e
+            self._buf = np.ascontiguousarray(x.mean(axis=0) if x.ndim == 2 else x, dtype=np.float32)
+            self._eof = True
 
-    def read_samples(self, start: int, stop: int) -> np.ndarray:
+    def _start(self):
+        import shutil
+        import subprocess
+
+        ffmpeg = shutil.which("ffmpeg")
+        if ffmpeg is None:
+            raise AudioError(f"{self.name}: ffmpeg not found (run scripts/setup.sh)")
+        self._proc = subprocess.Popen([ffmpeg, "-nostdin", "-v", "error", "-i", self.name, "-map", "0:a:0", "-f", "f32le",
+                                       "-ac", "1", "-ar", str(self.sample_rate), "-"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+    def _fill(self, stop: int) -> None:
+        if self._eof:
+            return
+        if self._proc is None:
+            self._start()
+        parts, end = [self._buf], self._buf_start + len(self._buf)
+        while end < stop and not self._eof:
+            data = self._proc.stdout.read(self.CHUNK * 4)
+            if not data:
+                self._eof = True
+                err = self._proc.stderr.read().decode(errors="replace").strip()
+                if self._proc.wait() != 0 and end == 0:
+                    raise AudioError(f"{self.name}: audio data is corrupt or truncated ({err.splitlines()[0][:200] if err else 'ffmpeg failed'})")
+                break
+            chunk = np.frombuffer(data[:len(data) // 4 * 4], np.float32)
+            parts.append(chunk)
+            end += len(chunk)
+        self._buf = np.concatenate(parts) if len(parts) > 1 else self._buf
+
+    def _range_read(self, start: int, stop: int) -> np.ndarray:
         sr = self.sample_rate
         try:
             samples = self.decoder.get_samples_played_in_range(start / sr, stop / sr)
         except Exception as e:
-            msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
             if "no audio frames were decoded" in str(e).lower():  # start is past the end
                 return np.zeros(0, np.float32)
-            raise AudioError(f"{self.name}: audio data is corrupt or truncated ({msg})") from e
+            raise AudioError(f"{self.name}: audio data is corrupt or truncated ({str(e).splitlines()[0][:200]})") from e
         x = samples.data.numpy()
         x = np.ascontiguousarray(x.mean(axis=0) if x.ndim == 2 else x, dtype=np.float32)
-        # compressed frames need not start at ``start``: place the samples by their timestamp
-        lead = int(round((float(samples.pts_seconds) - start / sr) * sr))
+        lead = int(round((float(samples.pts_seconds) - start / sr) * sr))  # frames need not start at ``start``
         x = np.concatenate([np.zeros(lead, np.float32), x]) if lead > 0 else x[-lead:]
-        x = x[:max(0, stop - start)]
+        return x[:max(0, stop - start)]
+
+    def read_samples(self, start: int, stop: int) -> np.ndarray:
+        if start < self._buf_start:
+            x = self._range_read(start, stop)
+        else:
+            self._fill(stop)
+            drop = start - self._buf_start
+            self._buf, self._buf_start = self._buf[drop:], start  # keep from ``start`` on
+            x = self._buf[:max(0, stop - start)].copy()
         self.samples_read = max(self.samples_read, start + len(x))
         return x
+
+    def close(self) -> None:
+        proc = getattr(self, "_proc", None)  # (also called on a reader whose file failed to open)
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+    def __del__(self):
+        self.close()

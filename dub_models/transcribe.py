@@ -181,12 +181,18 @@ def posteriors_for_audio(model, read, total_samples: int | None = None, batch: i
         n_read = max(n_read, lo + len(audio))
         if start > -ctx and len(audio) <= ctx:
             break  # nothing left in this window's central part
-        window = np.zeros(win, np.float32)
+        last = lo + len(audio) < start + win - sr // 10  # (compressed formats may come up a frame short)
+        # the last window is cut to the audio (plus its right context), in steps of 0.5 s
+        length = win if not last else min(win, int(np.ceil((lo - start + len(audio) + ctx) / (sr / 2)) * (sr // 2)))
+        window = np.zeros(length, np.float32)
         window[lo - start:lo - start + len(audio)] = audio
-        pending.append((window, len(audio) == 0 or float(np.abs(audio).max()) <= SILENCE_PEAK))
-        if len(pending) == batch:
+        silent = len(audio) == 0 or float(np.abs(audio).max()) <= SILENCE_PEAK
+        if length != win and pending:
+            flush()  # a batch holds windows of one length
+        pending.append((window, silent))
+        if len(pending) == batch or length != win:
             flush()
-        if lo + len(audio) < start + win - sr // 10:  # (compressed formats may come up a frame short)
+        if last:
             break  # the end of the audio is inside this window
         start += hop
     if pending:
@@ -211,7 +217,10 @@ def transcribe_file(path: str | os.PathLike, model=None, thresholds: Thresholds 
 
     model = model if model is not None else load_transcriber()
     reader = AudioReader(path, SAMPLE_RATE)
-    post = posteriors_for_audio(model, reader.read_samples)
+    try:
+        post = posteriors_for_audio(model, reader.read_samples)
+    finally:
+        reader.close()
     duration = post.n_frames / post.fps
     if reader.samples_read == 0:
         return [], post, 0.0
