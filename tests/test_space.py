@@ -182,3 +182,14 @@ def test_space_folder_runs_the_same_app(tmp_path):
                        env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"})
     assert r.returncode == 0, r.stderr
     assert r.stdout.split()[0].startswith(str(out)) and r.stdout.split()[1] == "Blocks"
+
+
+@pytest.mark.parametrize("fmt", ["m4a", "ogg", "flac"])
+def test_other_upload_formats(client, tmp_path, fmt):
+    from gradio_client import handle_file
+
+    f = tmp_path / f"clip.{fmt}"
+    ffmpeg("-i", str(SONG), "-t", "4", str(f))
+    midi, *_, status = client.predict(handle_file(str(f)), ["drums", "bass", "strings", "guitar"], 0.5, 0,
+                                      api_name="/transcribe")
+    assert mido.MidiFile(midi).tracks and f"clip.{fmt}" in status
