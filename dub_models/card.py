@@ -127,8 +127,8 @@ def write_transcriber_card(out: Path, model, args, scored: dict, n_train: int, e
 
 Audio in, notes out: onset, offset, pitch (MIDI {c.pitch_min}-{c.pitch_min + c.num_pitches - 1}) and velocity of every
 note, the GM family of each note, and the onsets and velocities of {len(c.drum_classes)} coarse drum classes.
-A spectrogram transformer ({n_params / 1e6:.2f} M parameters): a convolutional front end over 10 ms log-mel
-frames (halved to {c.fps:g} frames/s), {c.num_layers} transformer layer(s) of width {c.d_model}, and linear heads.
+A spectrogram transformer ({n_params / 1e6:.2f} M parameters): a convolutional front end over 10 ms frames of
+a log-frequency spectrogram (2048-point DFT, two bins per semitone from A0; halved to {c.fps:g} frames/s), {c.num_layers} transformer layer(s) of width {c.d_model}, and linear heads.
 
 ```python
 import dub_models  # registers the dub-transcriber architecture with transformers
