@@ -49,6 +49,28 @@ def audio_duration_s(path: str | os.PathLike) -> float:
     return float(meta.duration_seconds_from_header or meta.duration_seconds or 0.0)
 
 
+def _read(dec, name: str, start_s: float | None = None, stop_s: float | None = None) -> np.ndarray:
+    """Mono float32 samples of the whole stream, or of [start_s, stop_s) placed by their timestamp
+    (a compressed stream's frames need not start at ``start_s``); empty past the end."""
+    try:
+        if start_s is None and stop_s is None:
+            samples = dec.get_all_samples()
+        else:
+            samples = dec.get_samples_played_in_range(start_s or 0.0, stop_s)
+    except Exception as e:
+        if start_s and "no audio frames were decoded" in str(e).lower():  # start is past the end
+            return np.zeros(0, np.float32)
+        raise AudioError(f"{name}: audio data is corrupt or truncated ({str(e).splitlines()[0][:200]})") from e
+    x = samples.data.numpy()
+    x = np.ascontiguousarray(x.mean(axis=0) if x.ndim == 2 else x, dtype=np.float32)
+    if start_s is None and stop_s is None:
+        return x
+    sr = samples.sample_rate
+    lead = int(round((float(samples.pts_seconds) - (start_s or 0.0)) * sr))
+    x = np.concatenate([np.zeros(lead, np.float32), x]) if lead > 0 else x[-lead:]
+    return x if stop_s is None else x[:max(0, int(round((stop_s - (start_s or 0.0)) * sr)))]
+
+
 def load_audio(path: str | os.PathLike | bytes, sample_rate: int = SAMPLE_RATE,
                start_s: float | None = None, stop_s: float | None = None) -> np.ndarray:
     """Mono float32 samples at ``sample_rate``; optionally only [start_s, stop_s)."""
@@ -59,16 +81,7 @@ def load_audio(path: str | os.PathLike | bytes, sample_rate: int = SAMPLE_RATE,
     else:
         p = _check_path(path)
         source, name = str(p), str(p)
-    dec = _decoder(source, sample_rate, name)
-    try:
-        if start_s is None and stop_s is None:
-            samples = dec.get_all_samples()
-        else:
-            samples = dec.get_samples_played_in_range(start_s or 0.0, stop_s)
-    except Exception as e:
-        raise AudioError(f"{name}: audio data is corrupt or truncated ({str(e).splitlines()[0][:200]})") from e
-    x = samples.data.numpy()
-    return np.ascontiguousarray(x.mean(axis=0) if x.ndim == 2 else x, dtype=np.float32)
+    return _read(_decoder(source, sample_rate, name), name, start_s, stop_s)
 
 
 def encode_flac(audio: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
@@ -112,11 +125,7 @@ class AudioReader:
         meta = self.decoder.metadata
         if (meta.duration_seconds_from_header or meta.duration_seconds or 1e9) <= self.IN_MEMORY_S:
             # short files: one decode in memory, no FFmpeg process to start
-            try:
-                x = self.decoder.get_all_samples().data.numpy()
-            except Exception as e:
-                raise AudioError(f"{self.name}: audio data is corrupt or truncated ({str(e).splitlines()[0][:200]})") from e
-            self._buf = np.ascontiguousarray(x.mean(axis=0) if x.ndim == 2 else x, dtype=np.float32)
+            self._buf = _read(self.decoder, self.name)
             self._eof = True
 
     def _start(self):
@@ -150,18 +159,7 @@ class AudioReader:
         self._buf = np.concatenate(parts) if len(parts) > 1 else self._buf
 
     def _range_read(self, start: int, stop: int) -> np.ndarray:
-        sr = self.sample_rate
-        try:
-            samples = self.decoder.get_samples_played_in_range(start / sr, stop / sr)
-        except Exception as e:
-            if "no audio frames were decoded" in str(e).lower():  # start is past the end
-                return np.zeros(0, np.float32)
-            raise AudioError(f"{self.name}: audio data is corrupt or truncated ({str(e).splitlines()[0][:200]})") from e
-        x = samples.data.numpy()
-        x = np.ascontiguousarray(x.mean(axis=0) if x.ndim == 2 else x, dtype=np.float32)
-        lead = int(round((float(samples.pts_seconds) - start / sr) * sr))  # frames need not start at ``start``
-        x = np.concatenate([np.zeros(lead, np.float32), x]) if lead > 0 else x[-lead:]
-        return x[:max(0, stop - start)]
+        return _read(self.decoder, self.name, start / self.sample_rate, stop / self.sample_rate)[:max(0, stop - start)]
 
     def read_samples(self, start: int, stop: int) -> np.ndarray:
         if start < self._buf_start:

@@ -240,6 +240,7 @@ def evaluate_transcription(model, loader, accelerator, notes: np.ndarray) -> dic
 
     from .evaluate import clip_counts, f1_scores
     from .transcribe import Posteriors, decode
+    from .transcriber import NOTE_FIELDS
 
     model.eval()
     counts, fps = Counter(), accelerator.unwrap_model(model).config.fps
@@ -253,7 +254,7 @@ def evaluate_transcription(model, loader, accelerator, notes: np.ndarray) -> dic
             parts = [p.float().cpu().numpy() for p in parts]
             for b, i in enumerate(idx.cpu().numpy()):
                 post = Posteriors(fps, *(p[b] for p in parts[:4]), parts[4][b].astype(np.uint8), parts[5][b], parts[6][b])
-                ref = [dict(zip(("onset_s", "offset_s", "pitch", "velocity", "program", "is_drum"), r))
+                ref = [dict(zip(NOTE_FIELDS, r))
                        for r in notes[i].tolist()]
                 counts += clip_counts(ref, decode(post, families=families))
     out = f1_scores(counts)
