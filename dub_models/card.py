@@ -51,9 +51,9 @@ def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: in
             evals.append(EvalResult(task_type="audio-classification", dataset_type="dub", dataset_name=f"dub {task.dataset_config} (held-out SoundFonts)",
                                     dataset_config=task.dataset_config, dataset_split="test", metric_type="accuracy",
                                     metric_name="GM family accuracy", metric_value=round(test["family_accuracy"], 4)))
+    is_cnn = getattr(args, "arch", "ast") in ("cnn", "cnn-freq")
     data = ModelCardData(library_name="transformers", pipeline_tag="audio-classification", license="mit",
-                         tags=["audio", "music", "dub", task.name,
-                               "cnn" if getattr(args, "arch", "ast") == "cnn" else "audio-spectrogram-transformer"],
+                         tags=["audio", "music", "dub", task.name, "cnn" if is_cnn else "audio-spectrogram-transformer"],
                          model_name=f"dub-{task.name}", eval_results=evals or None,
                          metrics=[main_metric])
     if cm is not None:
@@ -63,8 +63,9 @@ def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: in
         return ", ".join(f"{k} {v:.3f}" for k, v in d.items() if k != "score" and "/" not in k) or "n/a"
 
     src = data_note or args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
-    arch = "dub's log-mel CNN (`DubCNNForAudioClassification`; `import dub_models` registers it)" \
-        if getattr(args, "arch", "ast") == "cnn" else f"`ASTForAudioClassification`, size `{args.size}`"
+    head = ", head over time-pooled features that keeps the frequency axis" if getattr(args, "arch", "ast") == "cnn-freq" else ""
+    arch = f"dub's log-mel CNN (`DubCNNForAudioClassification`{head}; `import dub_models` registers it)" \
+        if is_cnn else f"`ASTForAudioClassification`, size `{args.size}`"
     body = f"""
 # dub-{task.name}
 
@@ -73,7 +74,7 @@ A classifier that labels a
 {"Multi-label: each effect is scored independently (sigmoid); `dry` means no effect." if task.multi_label else ""}
 
 ```python
-{"import dub_models  # registers the dub-cnn architecture with transformers" + chr(10) if getattr(args, "arch", "ast") == "cnn" else ""}from transformers import pipeline
+{"import dub_models  # registers the dub-cnn architecture with transformers" + chr(10) if is_cnn else ""}from transformers import pipeline
 clf = pipeline("audio-classification", model="<this folder or repo>")
 clf("hit.wav")
 ```

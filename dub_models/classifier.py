@@ -40,21 +40,22 @@ def feature_extractor(task: Task, mean: float = -4.2677393, std: float = 4.56899
 
 
 def build_model(task: Task, size: str = "tiny", seed: int = 0, arch: str = "ast"):
-    """A new, randomly initialised classifier for ``task`` (``arch``: ast or cnn)."""
+    """A new, randomly initialised classifier for ``task`` (``arch``: ast, cnn, or cnn-freq: the CNN with a frequency-aware head)."""
     import torch
     from transformers import ASTConfig, ASTForAudioClassification
 
-    if arch == "cnn":
+    if arch in ("cnn", "cnn-freq"):
         from .cnn import DubCNNConfig, DubCNNForAudioClassification
 
         torch.manual_seed(seed)
         model = DubCNNForAudioClassification(DubCNNConfig(
             num_mel_bins=N_MEL_BINS, num_frames=num_frames(task.clip_s), id2label=dict(enumerate(task.labels)),
-            label2id={name: i for i, name in enumerate(task.labels)}, problem_type=task.problem_type))
+            label2id={name: i for i, name in enumerate(task.labels)}, problem_type=task.problem_type,
+            pooling="time" if arch == "cnn-freq" else "global"))
         model.config.dub_task = task.name
         return model
     if arch != "ast":
-        raise ValueError(f"unknown architecture {arch!r}: choose ast or cnn")
+        raise ValueError(f"unknown architecture {arch!r}: choose ast, cnn or cnn-freq")
     if size not in SIZES:
         raise ValueError(f"unknown model size {size!r}: choose from {', '.join(SIZES)}")
     hidden, layers, heads, inter, stride = SIZES[size]

@@ -244,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", help="dub dataset folder or Hub id")
     t.add_argument("--output-dir", required=True)
     t.add_argument("--size", default="tiny", help="model size: tiny, small or base (AST, or the transcriber)")
-    t.add_argument("--arch", default="ast", choices=("ast", "cnn"), help="AST, or dub's small log-mel CNN")
+    t.add_argument("--arch", default="ast", choices=("ast", "cnn", "cnn-freq"),
+                   help="AST, or dub's small log-mel CNN (cnn-freq: its head keeps the frequency axis)")
     t.add_argument("--init-from", help="pretrained AST folder or Hub id, e.g. MIT/ast-finetuned-audioset-10-10-0.4593")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=32)

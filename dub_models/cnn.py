@@ -23,12 +23,19 @@ class DubCNNConfig(PretrainedConfig):
         num_mel_bins (`int`, defaults to 128): mel bins of the input features.
         num_frames (`int`, defaults to 198): frames of the input features.
         dropout (`float`, defaults to 0.2): dropout before the head.
+        pooling (`str`, defaults to `"global"`): how the last feature map becomes a vector. `"global"`: mean
+            and max over frequency and time (position-free). `"time"`: mean and max over time only, so the
+            head sees *where* in frequency the energy lies (a kick and a low tom differ mostly by that).
     """
 
     model_type = "dub-cnn"
 
-    def __init__(self, channels=(16, 48, 96, 160), num_mel_bins=128, num_frames=198, dropout=0.2, **kwargs):
+    def __init__(self, channels=(16, 48, 96, 160), num_mel_bins=128, num_frames=198, dropout=0.2, pooling="global",
+                 **kwargs):
         super().__init__(**kwargs)
+        if pooling not in ("global", "time"):
+            raise ValueError(f"pooling must be 'global' or 'time', not {pooling!r}")
+        self.pooling = pooling
         self.channels = list(channels)
         self.num_mel_bins = num_mel_bins
         self.num_frames = num_frames
@@ -49,7 +56,12 @@ class DubCNNForAudioClassification(PreTrainedModel):
             c_in = c
         self.features = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(2 * c_in, config.num_labels)
+        n_freq = config.num_mel_bins
+        for i in range(len(config.channels)):  # stride-2 conv (ceil), then 2x max pooling (floor)
+            n_freq = (n_freq + 1) // 2 if i == 0 else n_freq // 2
+        self.pooling = getattr(config, "pooling", "global")
+        width = 2 * c_in * (n_freq if self.pooling == "time" else 1)
+        self.classifier = nn.Linear(width, config.num_labels)
         self.post_init()
 
     def _init_weights(self, module):
@@ -64,7 +76,10 @@ class DubCNNForAudioClassification(PreTrainedModel):
 
     def forward(self, input_values: torch.Tensor, labels: torch.Tensor | None = None, **kwargs):
         x = self.features(input_values.transpose(1, 2).unsqueeze(1))  # [B, C, mels, frames]
-        pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+        if self.pooling == "time":
+            pooled = torch.cat([x.mean(dim=3), x.amax(dim=3)], dim=1).flatten(1)
+        else:
+            pooled = torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
         logits = self.classifier(self.dropout(pooled))
         loss = None
         if labels is not None:

@@ -137,7 +137,8 @@ def test_train_refuses_a_dataset_without_the_label(drums_ds, tmp_path):
         training_function(TrainArgs(task="instrument", dataset=str(drums_ds), output_dir=str(tmp_path), tracker=None))
 
 
-def test_cnn_registers_with_auto_classes_and_pipeline(tmp_path):
+@pytest.mark.parametrize("arch", ["cnn", "cnn-freq"])
+def test_cnn_registers_with_auto_classes_and_pipeline(tmp_path, arch):
     import torch
     from transformers import AutoModelForAudioClassification, pipeline
 
@@ -145,11 +146,12 @@ def test_cnn_registers_with_auto_classes_and_pipeline(tmp_path):
     from dub_models.tasks import get_task
 
     task = get_task("drums")
-    model = build_model(task, arch="cnn").eval()
+    model = build_model(task, arch=arch).eval()
     model.save_pretrained(tmp_path)
     feature_extractor(task).save_pretrained(tmp_path)
     again = AutoModelForAudioClassification.from_pretrained(tmp_path).eval()
     assert type(again).__name__ == "DubCNNForAudioClassification"
+    assert again.config.pooling == {"cnn": "global", "cnn-freq": "time"}[arch]
     x = torch.randn(2, 198, 128)
     with torch.no_grad():
         assert torch.equal(model(input_values=x).logits, again(input_values=x).logits)
