@@ -13,14 +13,14 @@ import time
 
 
 def bench(size: str, device: str, batch: int, steps: int) -> tuple[float, float, int]:
-    """size: an AST size (tiny, small, base) or "cnn" (dub's log-mel CNN)."""
+    """size: an AST size (tiny, small, base), "cnn" (dub's log-mel CNN) or "cnn-freq" (its frequency-aware head)."""
     import torch
 
     from dub_models.classifier import build_model, num_frames
     from dub_models.tasks import get_task
 
     task = get_task("drums")
-    model = (build_model(task, arch="cnn") if size == "cnn" else build_model(task, size)).to(device)
+    model = (build_model(task, arch=size) if size.startswith("cnn") else build_model(task, size)).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     x = torch.randn(batch, num_frames(task.clip_s), 128, device=device)
     y = torch.randint(0, len(task.labels), (batch,), device=device)
@@ -55,7 +55,7 @@ def bench(size: str, device: str, batch: int, steps: int) -> tuple[float, float,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sizes", default="tiny,small,cnn", help="AST sizes and/or cnn")
+    ap.add_argument("--sizes", default="tiny,small,cnn,cnn-freq", help="AST sizes and/or cnn, cnn-freq")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=32)
@@ -66,12 +66,12 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     print(f"device={a.device} threads={a.threads} batch={a.batch} clip=2 s (198x128 features)")
-    print(f"{'size':>6} | {'params':>9} | {'train ex/s':>10} | {'inference clips/s':>17}")
+    print(f"{'size':>8} | {'params':>9} | {'train ex/s':>10} | {'inference clips/s':>17}")
     rows = []
     for size in a.sizes.split(","):
         train, infer, n = bench(size, a.device, a.batch, a.steps)
         rows.append((size, train, infer))
-        print(f"{size:>6} | {n / 1e6:8.2f}M | {train:10.1f} | {infer:17.1f}", flush=True)
+        print(f"{size:>8} | {n / 1e6:8.2f}M | {train:10.1f} | {infer:17.1f}", flush=True)
     base = rows[0]
     for size, train, infer in rows[1:]:
         print(f"{size} vs {base[0]}: training {train / base[1]:.2f}x, inference {infer / base[2]:.2f}x")
