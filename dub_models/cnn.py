@@ -56,10 +56,10 @@ class DubCNNForAudioClassification(PreTrainedModel):
             c_in = c
         self.features = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(config.dropout)
-        n_freq = config.num_mel_bins
+        n_freq = config.num_mel_bins  # bins left after the blocks (a dry run would move BatchNorm's statistics)
         for i in range(len(config.channels)):  # stride-2 conv (ceil), then 2x max pooling (floor)
             n_freq = (n_freq + 1) // 2 if i == 0 else n_freq // 2
-        self.pooling = getattr(config, "pooling", "global")
+        self.pooling = config.pooling  # saved configs without the key load as "global", the old behaviour
         width = 2 * c_in * (n_freq if self.pooling == "time" else 1)
         self.classifier = nn.Linear(width, config.num_labels)
         self.post_init()
