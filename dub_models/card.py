@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,10 @@ def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: in
             evals.append(EvalResult(task_type="audio-classification", dataset_type="dub", dataset_name=f"dub {task.dataset_config} (held-out SoundFonts)",
                                     dataset_config=task.dataset_config, dataset_split="test", metric_type="accuracy",
                                     metric_name="GM family accuracy", metric_value=round(test["family_accuracy"], 4)))
-    is_cnn = getattr(args, "arch", "ast") in ("cnn", "cnn-freq")
+    # What was trained, from the saved config (an --init-from model keeps its own architecture).
+    saved = json.loads((out / "config.json").read_text()) if (out / "config.json").is_file() else {}
+    is_cnn = saved.get("model_type") == "dub-cnn" if saved else getattr(args, "arch", "ast") in ("cnn", "cnn-freq")
+    freq_head = saved.get("pooling") == "time" if saved else getattr(args, "arch", "ast") == "cnn-freq"
     data = ModelCardData(library_name="transformers", pipeline_tag="audio-classification", license="mit",
                          tags=["audio", "music", "dub", task.name, "cnn" if is_cnn else "audio-spectrogram-transformer"],
                          model_name=f"dub-{task.name}", eval_results=evals or None,
@@ -63,9 +67,15 @@ def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: in
         return ", ".join(f"{k} {v:.3f}" for k, v in d.items() if k != "score" and "/" not in k) or "n/a"
 
     src = data_note or args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
-    head = ", head over time-pooled features that keeps the frequency axis" if getattr(args, "arch", "ast") == "cnn-freq" else ""
+    head = ", head over time-pooled features that keeps the frequency axis" if freq_head else ""
     arch = f"dub's log-mel CNN (`DubCNNForAudioClassification`{head}; `import dub_models` registers it)" \
-        if is_cnn else f"`ASTForAudioClassification`, size `{args.size}`"
+        if is_cnn else "`ASTForAudioClassification`, " + (
+            f"hidden size {saved['hidden_size']}, {saved['num_hidden_layers']} layers" if saved and getattr(args, "init_from", None)
+            else f"size `{args.size}`")
+    init = getattr(args, "init_from", None)
+    origin = f"Fine-tuned from `{init}`" if init else \
+        "Trained from scratch (no Hub checkpoint is reachable where it was trained)"
+    device = "GPU" if _cuda() else "CPU"
     body = f"""
 # dub-{task.name}
 
@@ -83,8 +93,8 @@ or `dub classify --task {task.name} FILE...`.
 ## Training
 - Data: {src}, config `{task.dataset_config}`, label column `{task.label_column}`; {n_train} training examples.
   Splits hold out whole instrument sources (SoundFonts or presets): the test scores are on instruments never heard in training.
-- Model: {arch}. Trained from scratch (no Hub checkpoint is reachable where it was trained) by
-  `dub train` (accelerate) on CPU: {epochs_run or args.epochs} epochs, batch {args.batch_size}, AdamW lr {args.lr},
+- Model: {arch}. {origin} by
+  `dub train` (accelerate) on {device}: {epochs_run or args.epochs} epochs, batch {args.batch_size}, AdamW lr {args.lr},
   weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up, SpecAugment
   ({args.spec_augment} frequency and time masks), seed {args.seed}. The epoch with the best validation
   score is kept.
@@ -99,6 +109,12 @@ real instruments differ from those and will score lower.
 """
     card = ModelCard.from_template(data, template_str="---\n{{ card_data }}\n---\n" + body)
     card.save(out / "README.md")
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def write_transcriber_card(out: Path, model, args, scored: dict, n_train: int, epochs_run: int | None = None,
@@ -145,7 +161,7 @@ or `dub transcribe song.mp3 -o song.mid --model <this folder or repo>`.
 - Data: {src}, config `mixtures` (procedural multi-instrument clips, rendered per track with dub's
   effects, mixed, noise and mp3 artefacts on the mix); {n_train} training clips.
   Validation and test clips are rendered with SoundFonts never heard in training.
-- `dub train --task transcription` (accelerate) on CPU: {epochs_run or args.epochs} epochs, batch {args.batch_size},
+- `dub train --task transcription` (accelerate) on {"GPU" if _cuda() else "CPU"}: {epochs_run or args.epochs} epochs, batch {args.batch_size},
   AdamW lr {args.lr}, weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up,
   SpecAugment frequency masks ({args.spec_augment}), seed {args.seed}; the epoch with the best validation score
   (mean of note onset, multi-instrument and drum F1) is kept.

@@ -72,17 +72,25 @@ def build_model(task: Task, size: str = "tiny", seed: int = 0, arch: str = "ast"
 
 
 def from_checkpoint(task: Task, checkpoint: str):
-    """Fine-tune from a pretrained AST (e.g. ``MIT/ast-finetuned-audioset-10-10-0.4593``, a folder
-    or Hub id): its encoder, a new head for ``task``, and its own patch/stride/length settings."""
-    from transformers import ASTForAudioClassification
+    """Fine-tune from a pretrained classifier, a folder or Hub id: an AST (e.g.
+    ``MIT/ast-finetuned-audioset-10-10-0.4593``: its encoder, a new head for ``task``, and its own
+    patch/stride/length settings), or a dub model (a shipped one goes on training on new data; its
+    head is kept when its labels are the task's)."""
+    from transformers import AutoConfig, AutoModelForAudioClassification
 
+    from . import cnn  # noqa: F401  (registers dub-cnn with the Auto classes)
+
+    labels = dict(enumerate(task.labels))
     try:
-        model = ASTForAudioClassification.from_pretrained(
-            checkpoint, num_labels=len(task.labels), id2label=dict(enumerate(task.labels)),
+        config = AutoConfig.from_pretrained(checkpoint)
+        if getattr(config, "model_type", None) == "dub-cnn" and getattr(config, "dub_task", None) not in (None, task.name):
+            raise ValueError(f"{checkpoint!r} is a dub model for the {config.dub_task} task, not for {task.name}")
+        model = AutoModelForAudioClassification.from_pretrained(
+            checkpoint, num_labels=len(task.labels), id2label=labels,
             label2id={n: i for i, n in enumerate(task.labels)}, problem_type=task.problem_type,
             ignore_mismatched_sizes=True)
     except OSError as e:
-        raise ValueError(f"cannot load the AST checkpoint {checkpoint!r}: {e}") from e
+        raise ValueError(f"cannot load the checkpoint {checkpoint!r}: {e}") from e
     model.config.dub_task = task.name
     return model
 

@@ -165,6 +165,8 @@ def cmd_evaluate(a) -> int:
     from .evaluate import evaluate_model
 
     _quiet_transformers()
+    if a.task != "transcription":
+        return _evaluate_classifier(a)
     if a.tune_thresholds:
         from .evaluate import tune_thresholds
         from .transcribe import load_transcriber
@@ -172,13 +174,13 @@ def cmd_evaluate(a) -> int:
         if not a.model or not a.dataset:
             raise ValueError("--tune-thresholds needs --model DIR (updated in place) and --dataset (its validation split)")
         m = load_transcriber(a.model)
-        th, scores = tune_thresholds(m, a.dataset, "validation", a.num_examples)
+        th, scores = tune_thresholds(m, a.dataset, "validation", a.num_examples or 50)
         m.config.onset_threshold, m.config.frame_threshold, m.config.drum_threshold = th.onset, th.frame, th.drum
         m.config.save_pretrained(a.model)
         print(json.dumps({"thresholds": {"onset": th.onset, "frame": th.frame, "drum": th.drum},
                           "validation": scores}, indent=1))
         return 0
-    scores = evaluate_model(model=a.model, dataset=a.dataset, split=a.split, num_examples=a.num_examples,
+    scores = evaluate_model(model=a.model, dataset=a.dataset, split=a.split, num_examples=a.num_examples or 50,
                             seed=a.seed, soundfonts=a.soundfont)
     if a.json:
         print(json.dumps(scores, indent=1))
@@ -188,6 +190,28 @@ def cmd_evaluate(a) -> int:
     for m in ("onset", "onset_offset", "frame", "multi_instrument", "drums"):
         print(f"  {m:17s} F1 {scores[m + '_f1']:.3f}  (precision {scores[m + '_precision']:.3f}, "
               f"recall {scores[m + '_recall']:.3f})")
+    return 0
+
+
+def _evaluate_classifier(a) -> int:
+    from .evaluate import evaluate_classifier
+
+    if not a.dataset:
+        raise ValueError(f"--task {a.task}: give --dataset, a dub dataset folder or Hub id with a {a.split} split")
+    r = evaluate_classifier(a.dataset, task=a.task, model=a.model, split=a.split,
+                            num_examples=a.num_examples)
+    if a.json:
+        print(json.dumps(r, indent=1))
+        return 0
+
+    def line(d):
+        return ", ".join(f"{k} {v:.3f}" for k, v in d.items() if k != "examples")
+
+    print(f"{r['task']}: {r['examples']} {r['split']} examples of {r['dataset']}: {line({k: v for k, v in r.items() if isinstance(v, float)})}")
+    for g, d in r["by_effect"].items():
+        print(f"  {g:10s} {d['examples']:6d}  {line(d)}")
+    for c in r.get("top_confusions", []):
+        print(f"  confused: {c['true']} -> {c['predicted']} ({c['count']})")
     return 0
 
 
@@ -246,7 +270,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--size", default="tiny", help="model size: tiny, small or base (AST, or the transcriber)")
     t.add_argument("--arch", default="ast", choices=("ast", "cnn", "cnn-freq"),
                    help="AST, or dub's small log-mel CNN (cnn-freq: its head keeps the frequency axis)")
-    t.add_argument("--init-from", help="pretrained AST folder or Hub id, e.g. MIT/ast-finetuned-audioset-10-10-0.4593")
+    t.add_argument("--init-from", help="fine-tune a pretrained model (folder or Hub id): an AST, e.g. "
+                   "MIT/ast-finetuned-audioset-10-10-0.4593, or a dub model such as dub_models/weights/drums")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=5e-4)
@@ -286,11 +311,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--tempo", type=float, help="BPM written to the MIDI (default: estimated)")
     r.set_defaults(func=cmd_transcribe)
 
-    e = sub.add_parser("evaluate", help="score a transcriber on held-out renders (mir_eval F1s)")
-    e.add_argument("--model", help="a transcriber folder or Hub id (default: the shipped one)")
-    e.add_argument("--dataset", help="a dub mixtures dataset folder or Hub id; default: render clips now")
+    e = sub.add_parser("evaluate", help="score a transcriber (mir_eval F1s) or a classifier (accuracy, by effect) "
+                                        "on held-out data")
+    e.add_argument("--task", default="transcription", choices=("transcription", "drums", "instrument", "effects"))
+    e.add_argument("--model", help="a model folder or Hub id for the task (default: the shipped one)")
+    e.add_argument("--dataset", help="a dub dataset folder or Hub id (mixtures for transcription; default there: "
+                                     "render clips now)")
     e.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    e.add_argument("--num-examples", type=int, default=50)
+    e.add_argument("--num-examples", type=int, help="clips to score (transcription default 50; classifiers: "
+                                                     "the whole split)")
     e.add_argument("--seed", type=int, default=1, help="draw of the clips rendered now")
     e.add_argument("--soundfont", action="append", help="with no --dataset: SoundFonts to render with")
     e.add_argument("--json", action="store_true")

@@ -159,3 +159,64 @@ def tune_thresholds(model, dataset: str, split: str = "validation", num_examples
     best_drum = max(drums, key=lambda d: score(Thresholds(*best_pitch, d), ("drums_f1",))[0])
     th = Thresholds(*best_pitch, best_drum)
     return th, score(th, ())[1]
+
+
+# -- classifiers --------------------------------------------------------------------------------
+def evaluate_classifier(dataset: str, task: str | None = None, model=None, split: str = "test",
+                        num_examples: int | None = None, batch_size: int = 64) -> dict:
+    """Score a zoo classifier (a folder, Hub id, or the shipped one for ``task``) on a split of a
+    dub dataset: the task's metrics over the split, then the same metrics over the examples with
+    each augmentation (``by_effect``: "none" are the clean ones), and the commonest confusions."""
+    import torch
+    from datasets import Audio, load_dataset
+    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    from . import cnn  # noqa: F401  (registers dub-cnn)
+    from .classifier import shipped_model
+    from .tasks import get_task, targets
+    from .train import _decode, metrics
+
+    if model is None:
+        if task is None:
+            raise ValueError("give a task or a model")
+        model = shipped_model(task)
+    m = AutoModelForAudioClassification.from_pretrained(str(model)).eval()
+    task = get_task(task or getattr(m.config, "dub_task", None) or "")
+    if getattr(m.config, "dub_task", task.name) != task.name:
+        raise ValueError(f"{model}: a model for the {m.config.dub_task} task, not for {task.name}")
+    fe = AutoFeatureExtractor.from_pretrained(str(model))
+    ds = load_dataset(dataset, task.dataset_config, split=split)
+    if task.label_column not in ds.column_names:
+        raise ValueError(f"{dataset}: no column {task.label_column!r} for task {task.name}")
+    if num_examples:
+        ds = ds.select(range(min(num_examples, len(ds))))
+    if len(ds) == 0:
+        raise ValueError(f"{dataset}: the {split} split is empty")
+    ds = ds.cast_column("audio", Audio(decode=False))
+    logits = []
+    with torch.no_grad():
+        for lo in range(0, len(ds), batch_size):
+            audio = _decode(ds[lo:lo + batch_size]["audio"])
+            x = fe(audio, sampling_rate=fe.sampling_rate, return_tensors="pt")["input_values"]
+            logits.append(m(input_values=x).logits.float().numpy())
+    logits, y = np.concatenate(logits), targets(task, ds[task.label_column])
+
+    def scores(sel) -> dict:
+        out = metrics(task, logits[sel], y[sel])
+        return {"examples": int(np.sum(sel)), **{k: round(v, 4) for k, v in out.items() if k != "score" and "/" not in k}}
+
+    result = {"model": str(model), "dataset": str(dataset), "split": split, "task": task.name,
+              **scores(np.ones(len(y), bool)), "by_effect": {}}
+    if "effects" in ds.column_names:
+        names = ds.features["effects"].feature.names
+        active = ds["effects"]
+        groups = {"none": np.array([len(a) == 0 for a in active])}
+        groups.update({n: np.array([i in a for a in active]) for i, n in enumerate(names)})
+        result["by_effect"] = {g: scores(sel) for g, sel in groups.items() if sel.any()}
+    if not task.multi_label:
+        from .train import confusion
+
+        cm, labels = confusion(task, logits, y)
+        off = [(int(cm[i, j]), labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels)) if i != j and cm[i, j]]
+        result["top_confusions"] = [{"true": t, "predicted": p, "count": c} for c, t, p in sorted(off, reverse=True)[:5]]
+    return result

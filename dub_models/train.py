@@ -27,7 +27,7 @@ class TrainArgs:
     dataset: str | None = None  # folder or Hub id of a dub dataset; None with stream=True
     size: str = "tiny"
     arch: str = "ast"  # ast (ASTForAudioClassification) or cnn (dub's log-mel CNN)
-    init_from: str | None = None  # a pretrained AST folder or Hub id to fine-tune instead of size
+    init_from: str | None = None  # a pretrained AST or dub model (folder or Hub id) to fine-tune instead of size
     epochs: int = 10
     batch_size: int = 32
     lr: float = 5e-4
@@ -351,7 +351,7 @@ def training_function(args: TrainArgs) -> dict:
             model = build_transcriber(args.size, seed=args.seed, feature_mean=mean, feature_std=std)
     elif args.init_from:
         model = from_checkpoint(task, args.init_from)
-        if model.config.max_length != fe.max_length:  # the checkpoint's position embeddings fix the length
+        if getattr(model.config, "max_length", fe.max_length) != fe.max_length:  # AST: its position embeddings fix the length
             fe = feature_extractor(task, mean=mean, std=std)
             fe.max_length = model.config.max_length
     else:

@@ -87,6 +87,26 @@ def test_cli_and_pipeline_agree_on_real_files(trained, tmp_path):
         assert direct[0]["score"] == pytest.approx(r["labels"][0]["score"], abs=1e-5)
 
 
+def test_evaluate_cli_rescores_the_held_out_split_by_effect(trained, drums_ds):
+    """`dub evaluate --task drums` on the dataset the model was trained on gives the test accuracy the
+    trainer reported (up to float16 rounding of the trainer's features), split by augmentation."""
+    from datasets import load_dataset
+
+    out, res = trained
+    cli = subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--task", "drums", "--model", str(out),
+                          "--dataset", str(drums_ds), "--json"], capture_output=True, text=True, check=True)
+    r = json.loads(cli.stdout)
+    assert r["examples"] == len(load_dataset(str(drums_ds), "drums", split="test"))
+    assert r["accuracy"] == pytest.approx(res["test"]["accuracy"], abs=2.5 / r["examples"])
+    groups = r["by_effect"]
+    assert "none" in groups and sum(g["examples"] for g in groups.values()) >= r["examples"]
+    assert all(0 <= g["accuracy"] <= 1 for g in groups.values())
+    assert all(c["true"] != c["predicted"] and c["count"] > 0 for c in r["top_confusions"])
+    bad = subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--task", "effects", "--model", str(out),
+                          "--dataset", str(drums_ds)], capture_output=True, text=True, check=False)
+    assert bad.returncode != 0 and "not for effects" in bad.stderr
+
+
 def test_classify_bad_input(trained, tmp_path):
     from dub_dataset.audio_io import AudioError
     from dub_models.classifier import classify_files
@@ -135,6 +155,28 @@ def test_train_refuses_a_dataset_without_the_label(drums_ds, tmp_path):
 
     with pytest.raises(ValueError, match="no column 'program'|notes"):
         training_function(TrainArgs(task="instrument", dataset=str(drums_ds), output_dir=str(tmp_path), tracker=None))
+
+
+def test_init_from_a_dub_model_starts_from_its_weights(trained, drums_ds, tmp_path):
+    """--init-from a saved dub CNN: with lr 0 the run keeps its weights, so it scores what the source
+    scored on the same held-out split (a fresh model would be near chance); another task is refused."""
+    from safetensors.numpy import load_file
+
+    from dub_models.classifier import from_checkpoint
+    from dub_models.tasks import get_task
+    from dub_models.train import TrainArgs, training_function
+
+    src, src_res = trained
+    res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path), epochs=1,
+                                      init_from=str(src), lr=0.0, batch_size=32, tracker=None, num_threads=2))
+    assert res["test"]["accuracy"] == pytest.approx(src_res["test"]["accuracy"])
+    a, b = load_file(src / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    learned = [k for k in a if "running_" not in k and "num_batches" not in k]  # batch-norm statistics move
+    assert a.keys() == b.keys() and learned and all(np.array_equal(a[k], b[k]) for k in learned)
+    card = (tmp_path / "README.md").read_text()
+    assert f"Fine-tuned from `{src}`" in card and "DubCNNForAudioClassification" in card
+    with pytest.raises(ValueError, match="dub model for the drums task, not for effects"):
+        from_checkpoint(get_task("effects"), str(src))
 
 
 @pytest.mark.parametrize("arch", ["cnn", "cnn-freq"])
