@@ -20,8 +20,10 @@ from .constants import (
 )
 
 
-# Kit names that do not follow the GM key map (sound-effect sets, MT-32 sets, marching kits).
-NON_GM_KIT_WORDS = ("sfx", "cm-64", "cm64", "mt-32", "metronome", "marching")
+# Kit names that do not follow the GM key map: sound-effect sets, MT-32 sets, marching kits, and GS
+# orchestra sets (FluidR3's "Orchestra Kit" plays timpani tuned F2-F3 on keys 41-53, where GM has toms,
+# hi-hats, crash and ride: every hit there would carry a wrong drum class).
+NON_GM_KIT_WORDS = ("sfx", "cm-64", "cm64", "mt-32", "metronome", "marching", "orchestra")
 
 
 class SoundFontError(ValueError):

@@ -66,6 +66,9 @@ def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: in
     def fmt(d):
         return ", ".join(f"{k} {v:.3f}" for k, v in d.items() if k != "score" and "/" not in k) or "n/a"
 
+    masks = getattr(args, "spec_augment", None)
+    augment_note = f"SpecAugment ({masks} frequency and time masks)" if masks else "no SpecAugment"
+
     src = data_note or args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
     head = ", head over time-pooled features that keeps the frequency axis" if freq_head else ""
     arch = f"dub's log-mel CNN (`DubCNNForAudioClassification`{head}; `import dub_models` registers it)" \
@@ -95,8 +98,8 @@ or `dub classify --task {task.name} FILE...`.
   Splits hold out whole instrument sources (SoundFonts or presets): the test scores are on instruments never heard in training.
 - Model: {arch}. {origin} by
   `dub train` (accelerate) on {device}: {epochs_run or args.epochs} epochs, batch {args.batch_size}, AdamW lr {args.lr},
-  weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up, SpecAugment
-  ({args.spec_augment} frequency and time masks), seed {args.seed}. The epoch with the best validation
+  weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up, {augment_note},
+  seed {args.seed}. The epoch with the best validation
   score is kept.
 
 ## Held-out scores

@@ -93,7 +93,8 @@ def cmd_train(a) -> int:
         batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum, mixed_precision=a.mixed_precision,
         seed=a.seed, resume=a.resume, epochs_per_run=a.epochs_per_run, tracker=None if a.tracker == "none" else a.tracker,
         max_train_examples=a.max_train_examples, max_eval_examples=a.max_eval_examples, stream=a.stream, stream_examples=a.stream_examples,
-        soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub))
+        soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub,
+        weight_decay=a.weight_decay, spec_augment=a.spec_augment))
     print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1))
     print(f"saved to {a.output_dir}")
     return 0
@@ -210,6 +211,9 @@ def _evaluate_classifier(a) -> int:
     print(f"{r['task']}: {r['examples']} {r['split']} examples of {r['dataset']}: {line({k: v for k, v in r.items() if isinstance(v, float)})}")
     for g, d in r["by_effect"].items():
         print(f"  {g:10s} {d['examples']:6d}  {line(d)}")
+    if 1 < len(r.get("by_source", {})) <= 40:  # kits; a notes split has 128 programs: --json lists them
+        for g, d in r["by_source"].items():
+            print(f"  {g:30s} {d['examples']:6d}  {line(d)}")
     for c in r.get("top_confusions", []):
         print(f"  confused: {c['true']} -> {c['predicted']} ({c['count']})")
     return 0
@@ -263,6 +267,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
     s.set_defaults(func=cmd_spectrogram)
 
+    from .train import TrainArgs  # light: numpy and the task table
+
     t = sub.add_parser("train", help="train a classifier (accelerate; CPU, GPU or accelerate launch)")
     t.add_argument("--task", required=True, help="drums, instrument, effects or transcription")
     t.add_argument("--dataset", help="dub dataset folder or Hub id")
@@ -287,6 +293,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stream-examples", type=int, default=2000)
     t.add_argument("--soundfont", action="append")
     t.add_argument("--num-threads", type=int)
+    t.add_argument("--weight-decay", type=float, default=TrainArgs.weight_decay)
+    t.add_argument("--spec-augment", type=int, metavar="MASKS",
+                   help="SpecAugment frequency and time masks per example (0: off); default: the task's "
+                        "(2; 0 for effects, where a masked band would look like a filter)")
     t.add_argument("--push-to-hub", metavar="ORG/NAME")
     t.set_defaults(func=cmd_train)
 

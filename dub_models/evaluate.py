@@ -166,13 +166,15 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
                         num_examples: int | None = None, batch_size: int = 64) -> dict:
     """Score a zoo classifier (a folder, Hub id, or the shipped one for ``task``) on a split of a
     dub dataset: the task's metrics over the split, then the same metrics over the examples with
-    each augmentation (``by_effect``: "none" are the clean ones), and the commonest confusions."""
+    each augmentation (``by_effect``: "none" are the clean ones) and from each source (``by_source``:
+    "SoundFont / preset"), and the commonest confusions."""
     import torch
     from datasets import Audio, load_dataset
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
 
     from . import cnn  # noqa: F401  (registers dub-cnn)
     from .classifier import shipped_model
+    from .features import log_mel_batch
     from .tasks import get_task, targets
     from .train import _decode, metrics
 
@@ -197,7 +199,7 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
     with torch.no_grad():
         for lo in range(0, len(ds), batch_size):
             audio = _decode(ds[lo:lo + batch_size]["audio"])
-            x = fe(audio, sampling_rate=fe.sampling_rate, return_tensors="pt")["input_values"]
+            x = torch.from_numpy(log_mel_batch(audio, fe))
             logits.append(m(input_values=x).logits.float().numpy())
     logits, y = np.concatenate(logits), targets(task, ds[task.label_column])
 
@@ -213,6 +215,10 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
         groups = {"none": np.array([len(a) == 0 for a in active])}
         groups.update({n: np.array([i in a for a in active]) for i, n in enumerate(names)})
         result["by_effect"] = {g: scores(sel) for g, sel in groups.items() if sel.any()}
+    if "soundfont" in ds.column_names and "instrument" in ds.column_names:
+        # by source: which kits or programs of the held-out fonts are hard (a font's own key map, say)
+        src = np.array([f"{f} / {i}" for f, i in zip(ds["soundfont"], ds["instrument"])])
+        result["by_source"] = {k: scores(src == k) for k in sorted(set(src))}
     if not task.multi_label:
         from .train import confusion
 

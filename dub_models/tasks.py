@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from dub_dataset.constants import CLIP_S, DRUM_CLASSES, EFFECTS, GM_FAMILIES, PROGRAMS_PER_FAMILY
@@ -17,6 +18,9 @@ class Task:
     labels: tuple[str, ...]
     multi_label: bool = False
     kind: str = "classification"  # or "transcription" (frame-wise notes, dub_models.transcriber)
+    # SpecAugment masks per training example by default. Off for effects: a frequency mask looks like
+    # a filter notch and a time mask like a gap between echoes, so masks would contradict the labels.
+    spec_augment: int = 2
 
     @property
     def clip_s(self) -> float:
@@ -37,7 +41,7 @@ TASKS = {
     "drums": Task("drums", "drums", "drum_class", DRUM_CLASSES),
     # GM program (128 classes); the family is program // 8, scored from the summed probabilities.
     "instrument": Task("instrument", "notes", "program", ()),
-    "effects": Task("effects", "notes", "effects", (*EFFECTS, DRY), multi_label=True),
+    "effects": Task("effects", "notes", "effects", (*EFFECTS, DRY), multi_label=True, spec_augment=0),
     # notes with onset, offset, pitch, velocity, program and drums, from the mixtures config
     "transcription": Task("transcription", "mixtures", "notes", (), kind="transcription"),
 }
@@ -48,7 +52,7 @@ def get_task(name: str) -> Task:
         raise ValueError(f"unknown task {name!r}: choose from {', '.join(TASKS)}")
     task = TASKS[name]
     if name == "instrument":
-        task = Task(task.name, task.dataset_config, task.label_column, _program_labels())
+        task = dataclasses.replace(task, labels=_program_labels())
     return task
 
 

@@ -45,7 +45,7 @@ class TrainArgs:
     stream_examples: int = 2000  # per epoch, with stream
     soundfonts: list[str] | None = None  # with stream
     num_threads: int | None = None
-    spec_augment: int = 2  # frequency and time masks per example (0: off)
+    spec_augment: int | None = None  # frequency and time masks per example (0: off; None: the task's default)
     push_to_hub: str | None = None
 
 
@@ -76,7 +76,9 @@ def _features(task: Task, fe, audio: list[np.ndarray]) -> np.ndarray:
 
         n = max(len(a) for a in audio)
         return np.stack([features(np.pad(a, (0, n - len(a)))) for a in audio]).astype(np.float16)
-    return fe(audio, sampling_rate=fe.sampling_rate, return_tensors="np")["input_values"].astype(np.float16)
+    from .features import log_mel_batch  # ASTFeatureExtractor's features, batched (several times faster)
+
+    return log_mel_batch(audio, fe).astype(np.float16)
 
 
 def _targets(task: Task, values):
@@ -306,6 +308,8 @@ def training_function(args: TrainArgs) -> dict:
     from .classifier import build_model, feature_extractor, from_checkpoint
 
     task = get_task(args.task)
+    if args.spec_augment is None:
+        args.spec_augment = task.spec_augment
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     out = Path(args.output_dir)

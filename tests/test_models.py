@@ -101,6 +101,11 @@ def test_evaluate_cli_rescores_the_held_out_split_by_effect(trained, drums_ds):
     groups = r["by_effect"]
     assert "none" in groups and sum(g["examples"] for g in groups.values()) >= r["examples"]
     assert all(0 <= g["accuracy"] <= 1 for g in groups.values())
+    test = load_dataset(str(drums_ds), "drums", split="test")
+    kits = {f"{f} / {i}" for f, i in zip(test["soundfont"], test["instrument"])}
+    assert set(r["by_source"]) == kits and sum(g["examples"] for g in r["by_source"].values()) == r["examples"]
+    hits = sum(g["accuracy"] * g["examples"] for g in r["by_source"].values())
+    assert hits == pytest.approx(r["accuracy"] * r["examples"], abs=0.01 * len(kits))
     assert all(c["true"] != c["predicted"] and c["count"] > 0 for c in r["top_confusions"])
     bad = subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--task", "effects", "--model", str(out),
                           "--dataset", str(drums_ds)], capture_output=True, text=True, check=False)
@@ -210,3 +215,16 @@ def test_stream_training_draws_fresh_examples(tmp_path, small_fonts):
                                       output_dir=str(tmp_path), epochs=2, arch="cnn", tracker=None, num_threads=2))
     assert [h["epoch"] for h in res["history"]] == [1, 2] and 0 <= res["test"]["accuracy"] <= 1
     assert (tmp_path / "model.safetensors").exists() and "generator, streamed" in (tmp_path / "README.md").read_text()
+
+
+def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_path):
+    """A SpecAugment frequency mask looks like a filter notch, a time mask like a gap between echoes:
+    the effects task trains without masks unless asked (`--spec-augment`), and its card says which."""
+    cmd = [sys.executable, "-m", "dub_models.cli", "train", "--task", "effects", "--dataset", str(small_dataset),
+           "--arch", "cnn-freq", "--epochs", "1", "--tracker", "none", "--num-threads", "1"]
+    subprocess.run([*cmd, "--output-dir", str(tmp_path / "default")], capture_output=True, text=True, check=True)
+    card = (tmp_path / "default" / "README.md").read_text()
+    assert "no SpecAugment" in card and "multi_label" in (tmp_path / "default" / "config.json").read_text()
+    subprocess.run([*cmd, "--output-dir", str(tmp_path / "masked"), "--spec-augment", "3"], capture_output=True,
+                   text=True, check=True)
+    assert "SpecAugment (3 frequency and time masks)" in (tmp_path / "masked" / "README.md").read_text()

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from conftest import SR, TIMGM, dominant_hz
+from conftest import SR, TIMGM, band_db, dominant_hz
 from dub_dataset.constants import DRUM_CLASS_OF_NOTE, DRUM_CLASSES
 from dub_dataset.render import Note, get_engine
 from dub_dataset.soundfonts import Preset, SoundFontError, discover_soundfonts, load_soundfont
@@ -75,3 +75,22 @@ def test_bad_soundfonts_name_the_file(tmp_path):
     trunc.write_bytes(open(TIMGM, "rb").read()[:100_000])
     with pytest.raises(SoundFontError, match="trunc.sf2"):
         load_soundfont(trunc)
+
+
+def test_gs_orchestra_kits_are_left_out_for_their_timpani():
+    """FluidR3's Orchestra Kit plays timpani on keys 41-53, where the GM map (and the drums labels)
+    has toms, hi-hats, crash and ride: its 'hi-hats' and 'cymbals' sound below 1 kHz, the Standard
+    kit's above 2 kHz. drum_kits() leaves the orchestra kit out and keeps the others."""
+    fluid = "/usr/share/sounds/sf2/FluidR3_GM.sf2"
+    font = load_soundfont(fluid)
+    kit = {p.name: p for p in font.presets if p.bank == 128}
+    assert "Orchestra Kit" in kit and "Standard" in kit, "FluidR3_GM missing: run scripts/setup.sh"
+    eng = get_engine("fluidsynth", SR)
+    for note in (42, 46, 49, 51):  # closed hi-hat, open hi-hat, crash, ride
+        low_minus_high = {}
+        for name in ("Orchestra Kit", "Standard"):
+            x = eng.render(fluid, kit[name], [Note(0, 0.1, note, 100)], 0.6, drum=True)
+            low_minus_high[name] = band_db(x, 20, 1000) - band_db(x, 2000, 8000)
+        assert low_minus_high["Orchestra Kit"] > 10 and low_minus_high["Standard"] < 0, (note, low_minus_high)
+    names = [k.name for k in font.drum_kits()]
+    assert "Standard" in names and not any("orchestra" in n.lower() for n in names)
