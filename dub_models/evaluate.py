@@ -209,6 +209,14 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
 
     result = {"model": str(model), "dataset": str(dataset), "split": split, "task": task.name,
               **scores(np.ones(len(y), bool)), "by_effect": {}}
+    if task.multi_label:  # each label alone: what "f1_micro" averages over
+        pred, truth = logits > 0, y > 0.5
+        result["per_label"] = {}
+        for i, name in enumerate(task.labels):
+            tp, fp, fn = (int(np.sum(a & b)) for a, b in ((pred[:, i], truth[:, i]), (pred[:, i], ~truth[:, i]),
+                                                         (~pred[:, i], truth[:, i])))
+            result["per_label"][name] = {"support": int(truth[:, i].sum()), "precision": round(tp / max(1, tp + fp), 4),
+                                         "recall": round(tp / max(1, tp + fn), 4), "f1": round(2 * tp / max(1, 2 * tp + fp + fn), 4)}
     if "effects" in ds.column_names:
         names = ds.features["effects"].feature.names
         active = ds["effects"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -96,12 +97,20 @@ def featurise(ds, task: Task, fe, batch: int = 256):
     from datasets import Audio
 
     ds = ds.cast_column("audio", Audio(decode=False)).select_columns(["audio", task.label_column])
-    feats, ys = [], []
+    out, feats, ys = None, [], []
     for lo in range(0, len(ds), batch):
         part = ds[lo:lo + batch]
-        feats.append(_features(task, fe, _decode(part["audio"])))
+        f = _features(task, fe, _decode(part["audio"]))
         ys.append(_targets(task, part[task.label_column]))
-    return np.concatenate(feats), np.concatenate(ys)
+        if out is None and not feats:  # one array for the split, filled batch by batch: no second copy
+            out = np.empty((len(ds), *f.shape[1:]), dtype=f.dtype)
+        if out is not None and f.shape[1:] == out.shape[1:]:
+            out[lo:lo + len(f)] = f
+        else:  # clips of another length in this batch: gather the batches and join them at the end
+            if out is not None:
+                feats, out = [out[:lo]], None
+            feats.append(f)
+    return (out if out is not None else np.concatenate(feats)), np.concatenate(ys)
 
 
 def load_splits(args: TrainArgs, task: Task):
@@ -129,8 +138,13 @@ def load_splits(args: TrainArgs, task: Task):
 
 def normalisation(feats: np.ndarray) -> tuple[float, float]:
     """Mean and std of the raw log-mel features (AST normalises with dataset statistics)."""
-    x = feats.astype(np.float32)
-    return float(x.mean()), float(x.std())
+    total = total_sq = 0.0
+    for lo in range(0, len(feats), 1024):  # in chunks: a float32 copy of 100k clips would be 10 GB
+        x = feats[lo:lo + 1024].astype(np.float64)
+        total, total_sq = total + float(x.sum()), total_sq + float(np.square(x).sum())
+    n = feats.size
+    mean = total / n
+    return float(mean), float(np.sqrt(max(0.0, total_sq / n - mean * mean)))
 
 
 class _IndexDataset:
@@ -327,7 +341,9 @@ def training_function(args: TrainArgs) -> dict:
     if ds is not None:
         for split in ("train", "validation", "test"):
             if split in ds and len(ds[split]):
+                t0 = time.perf_counter()
                 data[split] = featurise(ds[split], task, fe_raw)
+                accelerator.print(f"features: {split} {len(ds[split])} clips in {time.perf_counter() - t0:.0f} s")
     else:
         n_eval = max(64, args.stream_examples // 8)
         data = {"train": stream_split(maker, task, fe_raw, "train", args.stream_examples, 0),
@@ -340,7 +356,11 @@ def training_function(args: TrainArgs) -> dict:
     fe = None if transcription else feature_extractor(task, mean=mean, std=std)
 
     def renorm(x):  # the transcriber normalises inside the model (config.feature_mean/std)
-        return x if transcription else ((x.astype(np.float32) - mean) / (2 * std)).astype(np.float16)
+        if transcription:
+            return x
+        for lo in range(0, len(x), 1024):  # in place, in chunks: no float32 copy of the whole split
+            x[lo:lo + 1024] = (x[lo:lo + 1024].astype(np.float32) - mean) / (2 * std)
+        return x
 
     data = {s: (renorm(x), y) for s, (x, y) in data.items()}
 

@@ -228,3 +228,14 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
     subprocess.run([*cmd, "--output-dir", str(tmp_path / "masked"), "--spec-augment", "3"], capture_output=True,
                    text=True, check=True)
     assert "SpecAugment (3 frequency and time masks)" in (tmp_path / "masked" / "README.md").read_text()
+    # dub evaluate scores each label alone too: supports count the clips carrying it (dry: none)
+    r = json.loads(subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--task", "effects", "--model",
+                                   str(tmp_path / "default"), "--dataset", str(small_dataset), "--split", "validation",
+                                   "--json"], capture_output=True, text=True, check=True).stdout)
+    from datasets import load_dataset
+
+    val = load_dataset(str(small_dataset), "notes", split="validation")
+    names = val.features["effects"].feature.names
+    expected = {n: sum(i in e for e in val["effects"]) for i, n in enumerate(names)} | {"dry": sum(not e for e in val["effects"])}
+    assert {k: v["support"] for k, v in r["per_label"].items()} == expected
+    assert all(0 <= v["f1"] <= 1 for v in r["per_label"].values())
