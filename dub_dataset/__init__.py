@@ -20,6 +20,6 @@ def _import_fluidsynth_quietly() -> None:
 _import_fluidsynth_quietly()
 
 from .sources import Spec, make_maker  # noqa: E402
-from .generate import generate, iterable_dataset, push_to_hub  # noqa: E402
+from .generate import generate, iterable_dataset, load_dub_dataset, push_to_hub  # noqa: E402
 
-__all__ = ["Spec", "make_maker", "generate", "iterable_dataset", "push_to_hub", "__version__"]
+__all__ = ["Spec", "make_maker", "generate", "iterable_dataset", "load_dub_dataset", "push_to_hub", "__version__"]

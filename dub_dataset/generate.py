@@ -257,3 +257,29 @@ def iterable_dataset(spec: Spec, split: str = "train", num_examples: int = 10**7
     blocks = [(split, lo, min(num_examples, lo + block)) for lo in range(0, num_examples, block)]
     return IterableDataset.from_generator(
         _stream_rows, features=maker.features(), gen_kwargs={"spec_dict": spec.to_dict(), "blocks": blocks})
+
+
+def load_dub_dataset(dataset: str, config: str, split: str | None = None):
+    """``load_dataset(dataset, config[, split])`` that never serves a stale copy of a local folder.
+
+    ``datasets`` caches a folder's Arrow conversion under a key that does not follow its files: after
+    ``dub generate`` rewrote ``data/<config>`` in the same folder (another seed, more examples, a fix),
+    ``load_dataset(folder, config)`` went on returning the *previous* rows. For a local dub folder this
+    reads its Parquet files through the ``parquet`` builder, whose cache key includes each file's
+    modification time, with the features stored in the files; a Hub id goes to ``load_dataset`` as is.
+    """
+    from datasets import load_dataset
+
+    root = Path(dataset)
+    if not root.is_dir():
+        return load_dataset(dataset, config, split=split)
+    folder = root / "data" / config
+    files = {s: sorted(str(p) for p in folder.glob(f"{s}-*.parquet")) for s in SPLITS}
+    files = {s: f for s, f in files.items() if f}
+    if not files:
+        have = sorted(p.name for p in (root / "data").iterdir() if p.is_dir()) if (root / "data").is_dir() else []
+        raise ValueError(f"{dataset}: no {config!r} config (data/{config}/*.parquet)"
+                         + (f"; it has {', '.join(have)}" if have else "; is it a dub dataset folder?"))
+    if split is not None and split not in files:
+        raise ValueError(f"{dataset}: config {config!r} has no {split} split (it has {', '.join(files)})")
+    return load_dataset("parquet", data_files=files, split=split)

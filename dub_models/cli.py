@@ -38,9 +38,9 @@ def cmd_generate(a) -> int:
 
 
 def cmd_info(a) -> int:
-    from datasets import load_dataset
+    from dub_dataset import load_dub_dataset
 
-    ds = load_dataset(a.dataset, a.config)
+    ds = load_dub_dataset(a.dataset, a.config)
     print(ds)
     for split, d in ds.items():
         for name, feat in d.features.items():

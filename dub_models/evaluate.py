@@ -101,9 +101,11 @@ def held_out_clips(dataset: str | None = None, split: str = "test", num_examples
     from dub_dataset.audio_io import decode_audio_bytes
 
     if dataset:
-        from datasets import Audio, load_dataset
+        from datasets import Audio
 
-        ds = load_dataset(dataset, "mixtures", split=split).cast_column("audio", Audio(decode=False))
+        from dub_dataset import load_dub_dataset
+
+        ds = load_dub_dataset(dataset, "mixtures", split=split).cast_column("audio", Audio(decode=False))
         for row in ds.select(range(min(num_examples, len(ds)))):
             yield decode_audio_bytes(row["audio"]["bytes"])[0], row["notes"]
         return
@@ -169,8 +171,10 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
     each augmentation (``by_effect``: "none" are the clean ones) and from each source (``by_source``:
     "SoundFont / preset"), and the commonest confusions."""
     import torch
-    from datasets import Audio, load_dataset
+    from datasets import Audio
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+    from dub_dataset import load_dub_dataset
 
     from . import cnn  # noqa: F401  (registers dub-cnn)
     from .classifier import shipped_model
@@ -187,7 +191,7 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
     if getattr(m.config, "dub_task", task.name) != task.name:
         raise ValueError(f"{model}: a model for the {m.config.dub_task} task, not for {task.name}")
     fe = AutoFeatureExtractor.from_pretrained(str(model))
-    ds = load_dataset(dataset, task.dataset_config, split=split)
+    ds = load_dub_dataset(dataset, task.dataset_config, split=split)
     if task.label_column not in ds.column_names:
         raise ValueError(f"{dataset}: no column {task.label_column!r} for task {task.name}")
     if num_examples:

@@ -114,14 +114,14 @@ def featurise(ds, task: Task, fe, batch: int = 256):
 
 
 def load_splits(args: TrainArgs, task: Task):
-    from datasets import load_dataset
+    from dub_dataset import load_dub_dataset
 
     if args.stream:
         from dub_dataset import Spec, make_maker
 
         maker = make_maker(Spec(task.dataset_config, seed=args.seed, soundfonts=args.soundfonts, images=()))
         return maker, None
-    ds = load_dataset(args.dataset, task.dataset_config)
+    ds = load_dub_dataset(args.dataset, task.dataset_config)
     missing = [s for s in ("train", "validation") if s not in ds]
     if missing:
         raise ValueError(f"{args.dataset}: dataset has no {', '.join(missing)} split")

@@ -3,33 +3,101 @@
 
 Keeps what from_pretrained, pipeline and a reader need (safetensors weights, config.json,
 preprocessor_config.json, README.md card, confusion_matrix.png, train_results.json), not the
-checkpoints. Usage: python scripts/ship_model.py RUN_DIR TASK
+checkpoints. With --dataset, the card gets a held-out breakdown measured now by ``dub evaluate``
+(by augmentation, by source kit or font, per label, commonest confusions); with --compare, the same
+figures of another model (say, the one shipped before) on the same clips, side by side.
+
+Usage: python scripts/ship_model.py RUN_DIR TASK [--dataset DIR] [--split test] [--num-examples N]
+                                   [--compare OLD_MODEL_DIR]
 """
 
+import argparse
 import shutil
 import sys
 from pathlib import Path
 
 KEEP = ("model.safetensors", "config.json", "preprocessor_config.json", "README.md", "confusion_matrix.png",
         "train_results.json")
+SECTION = "## Held-out breakdown"
+
+
+def _main_metric(r: dict) -> str:
+    return "f1_micro" if "f1_micro" in r else "accuracy"
+
+
+def breakdown(new: dict, old: dict | None, old_name: str | None) -> str:
+    """Markdown tables of ``evaluate_classifier`` results (``old``: another model on the same clips)."""
+    key = _main_metric(new)
+    extra = ["family_accuracy"] if "family_accuracy" in new else ["exact_match"] if "exact_match" in new else []
+    cols = [key, *extra]
+
+    def cells(d: dict | None) -> list[str]:
+        return [f"{d[c]:.3f}" if d and c in d else "" for c in cols]
+
+    head = cols + ([f"{c} ({old_name})" for c in cols] if old else [])
+    lines = [SECTION, "",
+             f"`dub evaluate` on the first {new['examples']} clips of the {new['split']} split of `{Path(new['dataset']).name}` "
+             "(held-out SoundFonts)" + (f"; `{old_name}` scored on the same clips." if old else "."), "",
+             "| clips | examples | " + " | ".join(head) + " |", "| --- | --- | " + " | ".join("---" for _ in head) + " |",
+             f"| all | {new['examples']} | " + " | ".join(cells(new) + (cells(old) if old else [])) + " |"]
+    for g, d in new["by_effect"].items():
+        label = "no effect (dry)" if g == "none" else f"with {g}"
+        lines.append(f"| {label} | {d['examples']} | " + " | ".join(cells(d) + (cells(old["by_effect"].get(g)) if old else [])) + " |")
+    if 1 < len(new.get("by_source", {})) <= 40:
+        lines += ["", "| source (SoundFont / preset) | examples | " + " | ".join(head) + " |",
+                  "| --- | --- | " + " | ".join("---" for _ in head) + " |"]
+        for g, d in new["by_source"].items():
+            lines.append(f"| {g} | {d['examples']} | " + " | ".join(cells(d) + (cells(old["by_source"].get(g)) if old else [])) + " |")
+    if new.get("per_label"):
+        lines += ["", "| label | support | precision | recall | F1 |" + (f" F1 ({old_name}) |" if old else ""),
+                  "| --- | --- | --- | --- | --- |" + (" --- |" if old else "")]
+        for g, d in new["per_label"].items():
+            lines.append(f"| {g} | {d['support']} | {d['precision']:.3f} | {d['recall']:.3f} | {d['f1']:.3f} |"
+                         + (f" {old['per_label'][g]['f1']:.3f} |" if old else ""))
+    if new.get("top_confusions"):
+        lines += ["", "Commonest confusions: " + "; ".join(f"{c['true']} taken for {c['predicted']} ({c['count']})"
+                                                        for c in new["top_confusions"]) + "."]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
-    run, task = Path(sys.argv[1]), sys.argv[2]
-    dest = Path(__file__).resolve().parent.parent / "dub_models" / "weights" / task
-    tmp = dest.with_name(f".{task}.tmp")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("run", type=Path)
+    ap.add_argument("task")
+    ap.add_argument("--dataset", help="a dub dataset to measure the held-out breakdown on")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--num-examples", type=int)
+    ap.add_argument("--compare", help="another model of the task (e.g. the one shipped before), scored on the same clips")
+    a = ap.parse_args()
+    dest = Path(__file__).resolve().parent.parent / "dub_models" / "weights" / a.task
+    tmp = dest.with_name(f".{a.task}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name in KEEP:
-        if (run / name).exists():
-            shutil.copy2(run / name, tmp / name)
+        if (a.run / name).exists():
+            shutil.copy2(a.run / name, tmp / name)
     if not (tmp / "model.safetensors").exists():
-        raise SystemExit(f"{run}: no model.safetensors")
+        raise SystemExit(f"{a.run}: no model.safetensors")
+    if a.dataset:
+        from dub_models.evaluate import evaluate_classifier
+
+        new = evaluate_classifier(a.dataset, task=a.task, model=str(a.run), split=a.split, num_examples=a.num_examples)
+        old = None
+        if a.compare:
+            old_dir = tmp.with_name(f".{a.task}.compare")  # the old model may be the one being replaced
+            shutil.rmtree(old_dir, ignore_errors=True)
+            shutil.copytree(a.compare, old_dir)
+            old = evaluate_classifier(a.dataset, task=a.task, model=str(old_dir), split=a.split, num_examples=a.num_examples)
+            shutil.rmtree(old_dir)
+        card = (tmp / "README.md").read_text()
+        card = card.split("\n" + SECTION)[0].rstrip() + "\n\n" + breakdown(new, old, "previous model" if old else None)
+        (tmp / "README.md").write_text(card)
+        print(f"{a.task}: {_main_metric(new)} {new[_main_metric(new)]:.4f}" + (f" (compared: {old[_main_metric(old)]:.4f})" if old else ""))
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
     size = sum(f.stat().st_size for f in dest.iterdir())
-    print(f"shipped {run} as {dest} ({size / 1e6:.1f} MB)")
+    print(f"shipped {a.run} as {dest} ({size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

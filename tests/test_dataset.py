@@ -1,4 +1,5 @@
 import hashlib
+import shutil
 import signal
 import subprocess
 import sys
@@ -6,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pyarrow.parquet as pq
 import pytest
 
 from conftest import SR, dominant_hz, ffmpeg
@@ -247,3 +249,27 @@ def test_cli_info_prints_what_the_dataset_holds(small_dataset, capsys):
     assert main(["info", str(small_dataset), "--config", "drums"]) == 0
     out = capsys.readouterr().out
     assert "num_rows: 32" in out and "train.drum_class" in out and "drums-train-0000000" in out
+
+
+def test_regenerated_folder_is_read_afresh(tmp_path, small_fonts):
+    """datasets' cache key for a folder does not follow its files: after a second `dub generate` into
+    the same folder, plain load_dataset(folder, config) served the first build's rows. dub's loader
+    (the trainer's, dub evaluate's, dub info's) reads what is on disk now."""
+    from datasets import load_dataset
+
+    from dub_dataset import Spec, generate, load_dub_dataset
+
+    out = tmp_path / "ds"
+    generate(Spec("drums", seed=1, soundfonts=small_fonts, images=()), 20, out, progress=False)
+    first = load_dataset(str(out), "drums", split="train")["midi_note"]  # fills datasets' cache
+    assert load_dub_dataset(str(out), "drums", split="train")["midi_note"] == first
+    shutil.rmtree(out)
+    generate(Spec("drums", seed=2, soundfonts=small_fonts, images=()), 20, out, progress=False)
+    again = load_dub_dataset(str(out), "drums")
+    on_disk = pq.read_table(sorted((out / "data" / "drums").glob("train-*.parquet"))[0], columns=["midi_note"])
+    assert again["train"]["midi_note"][:len(on_disk)] == on_disk.column("midi_note").to_pylist() != first[:len(on_disk)]
+    assert again["train"].features["drum_class"].names[0] == "kick" and set(again) == {"train", "validation", "test"}
+    with pytest.raises(ValueError, match="no 'notes' config.*it has drums"):
+        load_dub_dataset(str(out), "notes")
+    with pytest.raises(ValueError, match="no 'drums' config.*is it a dub dataset folder"):
+        load_dub_dataset(str(tmp_path), "drums")
