@@ -127,7 +127,7 @@ def test_interrupted_run_leaves_no_half_dataset_and_resumes(tmp_path, small_font
            "--examples-per-file", "10", "--quiet"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     staging = out / ".dub-staging"
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # a loaded machine can take minutes to import torch and transformers
     while time.time() < deadline and not list(staging.glob("*/*.parquet")):
         time.sleep(0.05)
     proc.send_signal(signal.SIGINT)
