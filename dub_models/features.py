@@ -1,8 +1,8 @@
 """The classifiers' log-mel features, batched: what ``ASTFeatureExtractor`` computes, many clips at once.
 
 ``ASTFeatureExtractor`` (transformers' numpy path, used where torchaudio is absent, as here) frames,
-windows and transforms one clip at a time in float64: about 60 two-second clips a second on one core,
-which made featurising a 100k-example dataset take longer than a training epoch. ``log_mel_batch``
+windows and transforms one frame at a time in float64; featurising a 100k-example dataset took longer
+than a training epoch. ``log_mel_batch`` (2.8x its speed in ``scripts/bench_train.py``)
 does the same arithmetic (Kaldi-style framing: 25 ms frames every 10 ms, no centring, per-frame DC
 removal, pre-emphasis 0.97, Hann window, 512-point power spectrum, the extractor's own mel filters,
 natural log with its floor, zero-padded or cut to ``max_length`` frames) on a whole batch of frames
