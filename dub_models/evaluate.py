@@ -216,11 +216,12 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
     if task.multi_label:  # each label alone: what "f1_micro" averages over
         pred, truth = logits > 0, y > 0.5
         result["per_label"] = {}
+        tp, fp, fn = (pred & truth).sum(0), (pred & ~truth).sum(0), (~pred & truth).sum(0)
         for i, name in enumerate(task.labels):
-            tp, fp, fn = (int(np.sum(a & b)) for a, b in ((pred[:, i], truth[:, i]), (pred[:, i], ~truth[:, i]),
-                                                         (~pred[:, i], truth[:, i])))
-            result["per_label"][name] = {"support": int(truth[:, i].sum()), "precision": round(tp / max(1, tp + fp), 4),
-                                         "recall": round(tp / max(1, tp + fn), 4), "f1": round(2 * tp / max(1, 2 * tp + fp + fn), 4)}
+            result["per_label"][name] = {"support": int(truth[:, i].sum()),
+                                         "precision": round(float(tp[i] / max(1, tp[i] + fp[i])), 4),
+                                         "recall": round(float(tp[i] / max(1, tp[i] + fn[i])), 4),
+                                         "f1": round(float(2 * tp[i] / max(1, 2 * tp[i] + fp[i] + fn[i])), 4)}
     if "effects" in ds.column_names:
         names = ds.features["effects"].feature.names
         active = ds["effects"]

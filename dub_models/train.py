@@ -97,20 +97,18 @@ def featurise(ds, task: Task, fe, batch: int = 256):
     from datasets import Audio
 
     ds = ds.cast_column("audio", Audio(decode=False)).select_columns(["audio", task.label_column])
-    out, feats, ys = None, [], []
+    out, ragged, ys = None, None, []
     for lo in range(0, len(ds), batch):
         part = ds[lo:lo + batch]
         f = _features(task, fe, _decode(part["audio"]))
         ys.append(_targets(task, part[task.label_column]))
-        if out is None and not feats:  # one array for the split, filled batch by batch: no second copy
+        if lo == 0:  # one array for the split, filled batch by batch: no second copy
             out = np.empty((len(ds), *f.shape[1:]), dtype=f.dtype)
-        if out is not None and f.shape[1:] == out.shape[1:]:
+        if ragged is None and f.shape[1:] == out.shape[1:]:
             out[lo:lo + len(f)] = f
-        else:  # clips of another length in this batch: gather the batches and join them at the end
-            if out is not None:
-                feats, out = [out[:lo]], None
-            feats.append(f)
-    return (out if out is not None else np.concatenate(feats)), np.concatenate(ys)
+        else:  # transcription clips of another length: keep the batches, np.concatenate reports a mismatch
+            ragged = (ragged or [out[:lo]]) + [f]
+    return (out if ragged is None else np.concatenate(ragged)), np.concatenate(ys)
 
 
 def load_splits(args: TrainArgs, task: Task):

@@ -36,7 +36,7 @@ def breakdown(new: dict, old: dict | None, old_name: str | None) -> str:
 
     head = cols + ([f"{c} ({old_name})" for c in cols] if old else [])
     lines = [SECTION, "",
-             f"`dub evaluate` on the first {new['examples']} clips of the {new['split']} split of `{Path(new['dataset']).name}` "
+             f"`dub evaluate` on {new['examples']} clips of the {new['split']} split of `{Path(new['dataset']).name}` "
              "(held-out SoundFonts)" + (f"; `{old_name}` scored on the same clips." if old else "."), "",
              "| clips | examples | " + " | ".join(head) + " |", "| --- | --- | " + " | ".join("---" for _ in head) + " |",
              f"| all | {new['examples']} | " + " | ".join(cells(new) + (cells(old) if old else [])) + " |"]
@@ -73,6 +73,20 @@ def main() -> None:
     tmp = dest.with_name(f".{a.task}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        _assemble(a, tmp)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # the shipped folder stays as it was
+        shutil.rmtree(tmp.with_name(f".{a.task}.compare"), ignore_errors=True)
+        raise
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    size = sum(f.stat().st_size for f in dest.iterdir())
+    print(f"shipped {a.run} as {dest} ({size / 1e6:.1f} MB)")
+
+
+def _assemble(a, tmp: Path) -> None:
+    """The new shipped folder in ``tmp``: the run's files, and the card's breakdown when asked."""
     for name in KEEP:
         if (a.run / name).exists():
             shutil.copy2(a.run / name, tmp / name)
@@ -93,10 +107,6 @@ def main() -> None:
         card = card.split("\n" + SECTION)[0].rstrip() + "\n\n" + breakdown(new, old, "previous model" if old else None)
         (tmp / "README.md").write_text(card)
         print(f"{a.task}: {_main_metric(new)} {new[_main_metric(new)]:.4f}" + (f" (compared: {old[_main_metric(old)]:.4f})" if old else ""))
-    shutil.rmtree(dest, ignore_errors=True)
-    tmp.rename(dest)
-    size = sum(f.stat().st_size for f in dest.iterdir())
-    print(f"shipped {a.run} as {dest} ({size / 1e6:.1f} MB)")
 
 
 if __name__ == "__main__":
