@@ -73,13 +73,15 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # two always train together; TimGM6mb, a complete GM bank never heard in training, is the test set.
 SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
-    "sf_gmbank": "validation", "timgm6mb": "test",
+    "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test",
 }
-# Kits: sf_GMbank's distinct drum samples train; an AVL acoustic kit validates.
+# Kits: the AVL acoustic kits validate, the TimGM6mb and sf_GMbank kits test. Those pairs share sample
+# recordings (sf_GMbank two thirds of TimGM6mb's; Red Zeppelin a quarter of Black Pearl's), so they are
+# held out together: soundfonts.soundfont_splits enforces that for any fonts by hashing their samples.
 SOUNDFONT_SPLIT_KITS = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
-    "sf_gmbank": "train", "red_zeppelin_4_lv2": "train", "black_pearl_4_lv2": "validation",
-    "timgm6mb": "test",
+    "opl-3_fm_128m": "train", "sf_gmbank": "test", "red_zeppelin_4_lv2": "validation",
+    "black_pearl_4_lv2": "validation", "timgm6mb": "test",
 }
 # Licences of the SoundFonts Debian ships, for the dataset card. Keys: lower-case file stem.
 SOUNDFONT_LICENSE = {
@@ -90,6 +92,7 @@ SOUNDFONT_LICENSE = {
     "sf_gmbank": "LGPL-2.1+ (Csound, Debian csound-soundfont)",
     "black_pearl_4_lv2": "GPL-2+ (AVL Drumkits, Debian avldrums.lv2-soundfont)",
     "red_zeppelin_4_lv2": "GPL-2+ (AVL Drumkits, Debian avldrums.lv2-soundfont)",
+    "opl-3_fm_128m": "CC-BY-SA-4.0 (Zandro Reveille, Debian opl3-soundfont)",
 }
 SOUNDFONT_DIRS = (
     "/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts",
@@ -97,6 +100,13 @@ SOUNDFONT_DIRS = (
     "~/.local/share/soundfonts",
 )
 SOUNDFONT_SUFFIXES = (".sf2", ".sf3")
+# Hydrogen drum kits (Debian hydrogen-drumkits): recorded kits that train the drums config
+HYDROGEN_DIRS = ("/usr/share/hydrogen/data/drumkits", "~/.hydrogen/data/drumkits")
+# Held out: Hydrogen's "The Black Pearl" is the AVL Black Pearl recordings, which validate.
+HYDROGEN_SPLIT = {"the black pearl 1.0": "validation"}
+# Left out: Audiophob's instrument names are a template's, not its samples' (its "Kick" is a file
+# named tom-0105.wav, its "Stick" a shaker).
+HYDROGEN_SKIP = ("audiophob",)
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aiff", ".aif")
 
 # Augmentation: the multi-label "effects" column names (dry = empty list)

@@ -107,6 +107,61 @@ def _read_presets(path: str, mtime_ns: int) -> tuple[Preset, ...]:
     raise SoundFontError(f"{path}: SoundFont has no preset headers (truncated or corrupt 'pdta' list)")
 
 
+@lru_cache(maxsize=64)
+def _read_sample_hashes(path: str, mtime_ns: int) -> frozenset[bytes]:
+    with open(path, "rb") as f:
+        data = f.read()
+    smpl = shdr = None
+    for cid, pos, size in _chunks(data, 12, len(data)):
+        if cid == b"LIST":
+            kind = data[pos:pos + 4]
+            for sub, spos, ssize in _chunks(data, pos + 4, pos + size):
+                if kind == b"sdta" and sub == b"smpl":
+                    smpl = spos
+                elif kind == b"pdta" and sub == b"shdr":
+                    shdr = (spos, ssize)
+    if smpl is None or shdr is None:
+        raise SoundFontError(f"{path}: SoundFont has no sample data or sample headers (truncated or corrupt)")
+    out = set()
+    for off in range(shdr[0], shdr[0] + shdr[1] - 46, 46):  # 46-byte headers; the last is the EOS terminal
+        start, end, sample_type = *struct.unpack_from("<II", data, off + 20), struct.unpack_from("<H", data, off + 44)[0]
+        if sample_type & 0x8000:  # ROM sample: no data in the file
+            continue
+        # SoundFont 2: start/end count 16-bit frames; SoundFont 3 (Ogg, flag 0x10): bytes
+        lo, hi = (smpl + start, smpl + end) if sample_type & 0x10 else (smpl + 2 * start, smpl + 2 * end)
+        if hi - lo >= 64 and hi <= len(data):
+            out.add(hashlib.blake2b(data[lo:hi], digest_size=12).digest())
+    return frozenset(out)
+
+
+def sample_hashes(font: SoundFont) -> frozenset[bytes]:
+    """A hash of each sample's stored data: two fonts that share a hash play the same recording."""
+    p = Path(font.path)
+    return _read_sample_hashes(str(p), p.stat().st_mtime_ns)
+
+
+def sample_families(fonts: list[SoundFont]) -> list[list[SoundFont]]:
+    """Fonts grouped so that fonts sharing any sample are in one group (TimGM6mb and sf_GMbank share
+    two thirds of their samples; the AVL Black Pearl and Red Zeppelin kits a quarter)."""
+    parent = list(range(len(fonts)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    owner: dict[bytes, int] = {}
+    for i, f in enumerate(fonts):
+        for h in sample_hashes(f):
+            j = owner.setdefault(h, i)
+            parent[root(i)] = root(j)
+    groups: dict[int, list[SoundFont]] = {}
+    for i, f in enumerate(fonts):
+        groups.setdefault(root(i), []).append(f)
+    return list(groups.values())
+
+
 def load_soundfont(path: str | os.PathLike) -> SoundFont:
     """Read a SoundFont's preset table. Raises SoundFontError naming the file on any problem."""
     p = Path(path).expanduser()
@@ -169,6 +224,21 @@ def stable_split(key: str) -> str:
 
 
 def soundfont_split(font: SoundFont, kits: bool = False) -> str:
-    """The split a SoundFont's melodic presets (or, with ``kits``, its percussion kits) feed."""
+    """The split a SoundFont's melodic presets (or, with ``kits``, its percussion kits) feed, by the
+    table alone (see ``soundfont_splits`` for the rule that keeps shared samples out of training)."""
     table = SOUNDFONT_SPLIT_KITS if kits else SOUNDFONT_SPLIT
     return table.get(font.key, stable_split(font.key))
+
+
+def soundfont_splits(fonts: list[SoundFont], kits: bool = False) -> dict[str, str]:
+    """Split per font path: the table's, except that a font sharing samples with a held-out font
+    is held out with it (in the family's test split if it has one, else its validation split), so
+    no recording heard in a held-out split is also heard in training. Held-out fonts may share
+    samples with each other (then validation is a close proxy for test)."""
+    out = {}
+    for family in sample_families(fonts):
+        wanted = {f.path: soundfont_split(f, kits) for f in family}
+        held = [s for s in ("test", "validation") if s in wanted.values()]
+        for f in family:
+            out[f.path] = wanted[f.path] if wanted[f.path] != "train" or not held else held[0]
+    return out

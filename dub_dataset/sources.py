@@ -6,8 +6,9 @@ two splits (as NSynth holds out instruments):
 
 - ``split_by="soundfont"``: whole SoundFonts by the tables in constants: melodic presets
   (FluidR3_GM, MuseScore_General train; sf_GMbank validation; TimGM6mb test) and kits
-  (FluidR3_GM, MuseScore_General, sf_GMbank, Red_Zeppelin train; Black_Pearl validation;
-  TimGM6mb test); unknown fonts by a stable hash.
+  (FluidR3_GM, MuseScore_General, OPL-3 train; Black_Pearl, Red_Zeppelin validation; TimGM6mb,
+  sf_GMbank test); unknown fonts by a stable hash. Fonts that share a sample recording are held
+  out together (``soundfonts.soundfont_splits``): no recording of a held-out split is trained on.
 - ``split_by="preset"``: presets of the given fonts, ranked by a stable hash: one in ten to test,
   one in ten to validation (at least one each when there are three or more), the rest to train.
 - ``"auto"``: by SoundFont when that fills all three splits, else by preset.
@@ -34,11 +35,17 @@ from .constants import (
     RELEASE_S, SAMPLE_RATE, SILENCE_PEAK, SPLITS, VELOCITY_RANGE,
 )
 from .features import check_config, features_for, image_column
+from .hydrogen import DrumKit, resolve_drumkits
 from .render import Note, create_engine
-from .soundfonts import Preset, SoundFont, resolve_soundfonts, soundfont_split
+from .soundfonts import Preset, SoundFont, resolve_soundfonts, soundfont_splits
 from .spectrogram import images, png_bytes
 
 MAX_ATTEMPTS = 12  # redraws before a source that never sounds is an error
+HYDROGEN_LEVEL = 0.5  # a recorded kit's full-velocity hit peaks near SoundFont kits' loudest
+# Share of a class's hits drawn from recorded (Hydrogen) kits when SoundFont kits have it too: a few
+# hundred recorded instruments would otherwise drown among thousands of SoundFont keys.
+RECORDED_SHARE = 0.4
+SAMPLE_CACHE_FILES = 1024  # decoded recorded-kit samples kept (about 100 MB for all of hydrogen-drumkits)
 
 
 @dataclass
@@ -51,6 +58,8 @@ class Spec:
     clip_s: float | None = None  # None: constants.CLIP_S[config]
     soundfonts: list[str] | None = None  # None: every SoundFont found on the system
     sample_dir: str | None = None  # the folder config's root
+    # drums: Hydrogen kit folders; None: the system's kits when ``soundfonts`` is None too, else none
+    drumkits: list[str] | None = None
     engines: tuple[str, ...] = ENGINES
     images: tuple[str, ...] = IMAGE_KINDS
     augment: effects.AugmentConfig = field(default_factory=effects.AugmentConfig)
@@ -100,7 +109,9 @@ def _rank_split(keys: list[str]) -> dict[str, str]:
 def _assign(sources: list[tuple[SoundFont, Preset]], split_by: str) -> tuple[dict[str, list], str]:
     """Sources by split, and the rule that was used."""
     def by_font():
-        return {s: [(f, p) for f, p in sources if soundfont_split(f, kits=p.bank == 128 or f.is_kit_only()) == s]
+        fonts = list({f.path: f for f, _ in sources}.values())
+        melodic, kits = soundfont_splits(fonts), soundfont_splits(fonts, kits=True)
+        return {s: [(f, p) for f, p in sources if (kits if p.bank == 128 or f.is_kit_only() else melodic)[f.path] == s]
                 for s in SPLITS}
 
     if split_by in ("auto", "soundfont"):
@@ -204,7 +215,12 @@ class DrumMaker(_SoundFontMaker):
             raise ValueError("no percussion kit in " + ", ".join(f.path for f in self.fonts)
                              + " (bank 128, or a kit-only font such as the AVL drumkits)")
         self.by_split, self.split_rule = _assign(kits, spec.split_by)
+        paths = spec.drumkits if spec.drumkits is not None else (None if spec.soundfonts is None else [])
+        self.drumkits = resolve_drumkits(paths)
+        for kit in self.drumkits:  # recorded kits: each kit's own split (constants.HYDROGEN_SPLIT)
+            self.by_split[kit.split].append((kit, None))
         self._candidates: dict[str, dict[str, list]] = {}
+        self._samples: OrderedDict[str, np.ndarray] = OrderedDict()
 
     def sources_in(self, split):
         return self.by_split[split]
@@ -213,6 +229,10 @@ class DrumMaker(_SoundFontMaker):
         if split not in self._candidates:
             by_class: dict[str, list] = {c: [] for c in DRUM_CLASSES}
             for font, kit in self.by_split[split]:
+                if isinstance(font, DrumKit):
+                    for inst in font.instruments:
+                        by_class[inst.drum_class].append((font, inst, inst.gm_note))
+                    continue
                 for n in self.sounding_notes(font, kit):
                     by_class[DRUM_CLASS_OF_NOTE[n]].append((font, kit, n))
             self._candidates[split] = {c: v for c, v in by_class.items() if v}
@@ -226,20 +246,49 @@ class DrumMaker(_SoundFontMaker):
         classes = sorted(cands, key=DRUM_CLASSES.index)
         for _ in range(MAX_ATTEMPTS):
             cls = classes[rng.integers(len(classes))]
-            font, kit, note = cands[cls][rng.integers(len(cands[cls]))]
+            pool = cands[cls]
+            recorded = [c for c in pool if isinstance(c[0], DrumKit)]
+            if recorded and len(recorded) < len(pool):  # both kinds: recorded kits get a fixed share
+                pool = recorded if rng.random() < RECORDED_SHARE else [c for c in pool if not isinstance(c[0], DrumKit)]
+            font, kit, note = pool[rng.integers(len(pool))]
             velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
             engine = self.engines[rng.integers(len(self.engines))]
             params = effects.draw(rng, self.spec.augment)
-            audio = self._render(engine, font, kit, [Note(0.0, DRUM_HIT_HOLD_S, note, velocity)], True,
-                                 params["pitch_shift_cents"])
+            if isinstance(font, DrumKit):
+                audio = self._sample_hit(kit, velocity)
+            else:
+                audio = self._render(engine, font, kit, [Note(0.0, DRUM_HIT_HOLD_S, note, velocity)], True,
+                                     params["pitch_shift_cents"])
             if np.abs(audio).max() > SILENCE_PEAK:
                 break
         else:
             raise ValueError(f"{font.path}: kit '{kit.name}' note {note} renders silence")
+        common = ({"instrument": kit.name, "soundfont": font.name, "bank": -1, "preset": -1, "engine": "sample"}
+                  if isinstance(font, DrumKit) else self._common(font, kit, engine))
         row = {"id": f"drums-{split}-{index:07d}", "drum_class": DRUM_CLASSES.index(cls),
-               "drum_note": note - DRUM_NOTE_MIN, "midi_note": note, "velocity": velocity,
-               **self._common(font, kit, engine)}
-        return self._finish(row, audio, params, rng, pitch_applied=True)
+               "drum_note": note - DRUM_NOTE_MIN, "midi_note": note, "velocity": velocity, **common}
+        return self._finish(row, audio, params, rng, pitch_applied=not isinstance(font, DrumKit))
+
+    def _sample_hit(self, inst, velocity: int) -> np.ndarray:
+        """One hit of a recorded kit's instrument: the velocity's layer, at Hydrogen's gain
+        (velocity x layer x instrument), from 10 ms before its onset, cut or padded to the clip."""
+        layer = inst.layer_for(velocity)
+        if layer.path not in self._samples:
+            x = load_audio(layer.path, self.sr)
+            if x.size == 0 or np.abs(x).max() <= SILENCE_PEAK:
+                raise AudioError(f"{layer.path}: silent or empty audio")
+            self._samples[layer.path] = x
+            if len(self._samples) > SAMPLE_CACHE_FILES:
+                self._samples.popitem(last=False)
+        x = self._samples[layer.path]
+        start = max(0, int(np.argmax(np.abs(x) > 0.01 * np.abs(x).max())) - self.sr // 100)
+        clip = x[start:start + self.n_samples] * (HYDROGEN_LEVEL * velocity / 127 * layer.gain * inst.gain)
+        return np.clip(np.pad(clip, (0, self.n_samples - len(clip))), -1, 1).astype(np.float32)
+
+    def _source_name(self, src) -> str:
+        if isinstance(src[0], DrumKit):
+            return f"{src[0].name} (Hydrogen kit)"
+        return super()._source_name(src)
 
 
 class NoteMaker(_SoundFontMaker):

@@ -26,6 +26,7 @@ def cmd_generate(a) -> int:
 
     spec = Spec(config=a.config, seed=a.seed, sample_rate=a.sample_rate, clip_s=a.clip_seconds,
                 soundfonts=a.soundfont or None, sample_dir=a.sample_dir, engines=a.engines,
+                drumkits=None if a.drumkit is None else [d for d in a.drumkit if d],
                 images=a.images,
                 augment=AugmentConfig(max_pitch_shift_cents=a.max_pitch_shift_cents) if not a.dry else AugmentConfig.dry(),
                 split_by=a.split_by)
@@ -74,11 +75,13 @@ def cmd_spectrogram(a) -> int:
 
 
 def cmd_soundfonts(a) -> int:
-    from dub_dataset.soundfonts import discover_soundfonts, soundfont_split
+    from dub_dataset.soundfonts import discover_soundfonts, soundfont_splits
 
-    for f in discover_soundfonts():
-        melodic = f"{len(f.melodic()):4d} melodic -> {soundfont_split(f):10s}" if f.melodic() else " " * 26
-        kits = f"{len(f.drum_kits()):3d} kits -> {soundfont_split(f, kits=True):10s}" if f.drum_kits() else " " * 23
+    fonts = discover_soundfonts()
+    split, kit_split = soundfont_splits(fonts), soundfont_splits(fonts, kits=True)
+    for f in fonts:
+        melodic = f"{len(f.melodic()):4d} melodic -> {split[f.path]:10s}" if f.melodic() else " " * 26
+        kits = f"{len(f.drum_kits()):3d} kits -> {kit_split[f.path]:10s}" if f.drum_kits() else " " * 23
         print(f"{f.name:24s} {melodic} {kits} {f.path}  [{f.license}]")
     return 0
 
@@ -242,6 +245,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--shard", type=int, default=0, help="this machine's shard, 0-based")
     g.add_argument("--num-shards", type=int, default=1, help="machines sharing the job")
     g.add_argument("--soundfont", action="append", help="SoundFont path (repeat); default: all system ones")
+    g.add_argument("--drumkit", action="append",
+                   help="drums: a Hydrogen kit folder (repeat; --drumkit '' for none); default: the system's "
+                        "kits (hydrogen-drumkits) when no --soundfont is given")
     g.add_argument("--sample-dir", help="folder: one sub-folder of samples per instrument; mixtures: a folder of MIDI files")
     g.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
     g.add_argument("--clip-seconds", type=float, default=None, help="default: 2 (drums), 4 (notes, folder)")

@@ -1,0 +1,175 @@
+"""Hydrogen drum kits as drum-hit sources: recorded kits, each instrument a set of velocity layers.
+
+A Hydrogen kit is a folder with a ``drumkit.xml`` and its sample files (Debian's
+``hydrogen-drumkits`` installs about a dozen under /usr/share/hydrogen/data/drumkits). The kit
+names its instruments ("Kick", "Snare Rimshot", "Hat Op Dirty", "Floor Tom"...), and dub maps
+each name to one of the 12 coarse drum classes by the words in it (``drum_class_of_name``). An
+instrument whose name says nothing certain ("Zap 1", "FX", "Tom", "Snare Roll", "23") is left out,
+so no hit carries a guessed label.
+
+Splits: by kit. The table ``HYDROGEN_SPLIT`` holds out "The Black Pearl" (the AVL Black Pearl
+recordings, which validate) with the AVL kits; every other kit trains unless the table says so.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+from .constants import AUDIO_SUFFIXES, HYDROGEN_DIRS, HYDROGEN_SKIP, HYDROGEN_SPLIT
+
+
+class DrumKitError(ValueError):
+    """A Hydrogen drum kit is missing, unreadable, or names no usable instrument."""
+
+
+@dataclass(frozen=True)
+class Layer:
+    path: str
+    min_velocity: float  # 0-1, as Hydrogen stores it
+    max_velocity: float
+    gain: float
+
+
+@dataclass(frozen=True)
+class KitInstrument:
+    name: str
+    drum_class: str
+    gm_note: int  # the GM key of this class (the labels' midi_note)
+    gain: float
+    layers: tuple[Layer, ...]
+
+    def layer_for(self, velocity: int) -> Layer:
+        """The layer Hydrogen would play at MIDI ``velocity`` (1-127)."""
+        v = velocity / 127.0
+        for layer in self.layers:
+            if layer.min_velocity <= v <= layer.max_velocity:
+                return layer
+        return min(self.layers, key=lambda x: min(abs(v - x.min_velocity), abs(v - x.max_velocity)))
+
+
+@dataclass(frozen=True)
+class DrumKit:
+    name: str
+    path: str
+    license: str
+    instruments: tuple[KitInstrument, ...]
+
+    @property
+    def split(self) -> str:
+        return HYDROGEN_SPLIT.get(self.name.lower(), "train")
+
+
+# (class, GM key, words: all of which must appear). Checked in order: the first match wins.
+_RULES = [
+    ("open_hihat", 46, ("hat", "open")), ("open_hihat", 46, ("hat", "op")), ("open_hihat", 46, ("hh", "open")),
+    ("open_hihat", 46, ("ohh",)), ("open_hihat", 46, ("hat", "semi")),
+    ("closed_hihat", 44, ("hat", "pedal")), ("closed_hihat", 44, ("hh", "pedal")), ("closed_hihat", 44, ("hat", "pd")),
+    ("closed_hihat", 42, ("hat", "closed")), ("closed_hihat", 42, ("hat", "cl")), ("closed_hihat", 42, ("hh", "closed")),
+    ("closed_hihat", 42, ("closed", "hh")),
+    ("clap", 39, ("clap",)),
+    ("side_stick", 37, ("side", "stick")), ("side_stick", 37, ("rim", "click")), ("side_stick", 37, ("stick",)),
+    ("kick", 36, ("kick",)), ("kick", 36, ("bass", "drum")), ("kick", 36, ("bassdrum",)),
+    ("snare", 38, ("snare",)),
+    ("tom_low", 41, ("floor", "tom")), ("tom_low", 43, ("tom", "low")), ("tom_low", 43, ("low", "tom")),
+    ("tom_mid", 47, ("tom", "mid")), ("tom_mid", 47, ("middle", "tom")),
+    ("tom_high", 50, ("tom", "hi")), ("tom_high", 50, ("high", "tom")), ("tom_high", 50, ("tomhi",)),
+    ("crash", 49, ("crash",)), ("crash", 55, ("splash",)), ("crash", 52, ("china",)),
+    ("ride", 51, ("ride",)),
+    ("other_percussion", 56, ("cowbell",)), ("other_percussion", 63, ("conga",)), ("other_percussion", 60, ("bongo",)),
+    ("other_percussion", 54, ("tambourine",)), ("other_percussion", 75, ("clave",)),
+    ("other_percussion", 76, ("woodblock",)), ("other_percussion", 70, ("maraca",)),
+    ("other_percussion", 71, ("whistle",)), ("other_percussion", 69, ("shaker",)),
+    ("other_percussion", 81, ("triangle",)), ("other_percussion", 60, ("djembe",)), ("other_percussion", 64, ("cajon",)),
+]
+# Names that hold a class word but are not one clean hit of that class
+_UNSURE = ("roll", "ride-crash", "crash-ride", "choke", "side hh", "side ohh")
+
+
+def drum_class_of_name(name: str) -> tuple[str, int] | None:
+    """(coarse class, GM key) for a kit instrument's name, or None when the name is not certain.
+
+    >>> drum_class_of_name("Sabian Hat Semi-Open"), drum_class_of_name("Pearl Tom Floor")
+    (('open_hihat', 46), ('tom_low', 41))
+    """
+    low = name.lower().strip()
+    if not low or any(u in low for u in _UNSURE):
+        return None
+    words = set(re.findall(r"[a-z]+", low))
+    for cls, note, need in _RULES:
+        if all(w in words or (len(w) >= 3 and w in low) for w in need):
+            # djembe and cajon "bass" strokes are hand drums, not kicks
+            if cls == "kick" and words & {"djembe", "cajon", "dununba", "sangban", "kenkeni"}:
+                continue
+            return cls, note
+    return None
+
+
+def _text(el, tag: str, ns: str, default: str = "") -> str:
+    v = el.findtext(ns + tag)
+    return default if v is None else v.strip()
+
+
+def load_drumkit(folder: str | Path) -> DrumKit:
+    """Read a Hydrogen kit folder. Raises DrumKitError naming the folder on any problem."""
+    folder = Path(folder).expanduser()
+    xml = folder / "drumkit.xml"
+    if not xml.is_file():
+        raise DrumKitError(f"{folder}: not a Hydrogen drum kit (no drumkit.xml)")
+    try:
+        root = ET.parse(xml).getroot()
+    except ET.ParseError as e:
+        raise DrumKitError(f"{xml}: unreadable drumkit.xml ({e})") from e
+    ns = root.tag[:root.tag.index("}") + 1] if root.tag.startswith("{") else ""
+    name = _text(root, "name", ns) or folder.name
+    instruments = []
+    for inst in root.iter(ns + "instrument"):
+        label = drum_class_of_name(_text(inst, "name", ns))
+        if label is None:
+            continue
+        layers = []
+        elems = list(inst.iter(ns + "layer"))
+        if elems:
+            for layer in elems:
+                f = folder / _text(layer, "filename", ns)
+                layers.append(Layer(str(f), float(_text(layer, "min", ns, "0")), float(_text(layer, "max", ns, "1")),
+                                    float(_text(layer, "gain", ns, "1"))))
+        elif _text(inst, "filename", ns):  # the older format: one file for the whole velocity range
+            layers.append(Layer(str(folder / _text(inst, "filename", ns)), 0.0, 1.0, 1.0))
+        layers = [x for x in layers if Path(x.path).suffix.lower() in AUDIO_SUFFIXES and Path(x.path).is_file()]
+        if layers:
+            gain = float(_text(inst, "gain", ns, "1")) * float(_text(inst, "volume", ns, "1"))
+            instruments.append(KitInstrument(_text(inst, "name", ns), label[0], label[1], gain, tuple(layers)))
+    if not instruments:
+        raise DrumKitError(f"{folder}: no instrument of the kit has a name dub can map to a drum class, "
+                           "or their sample files are missing")
+    return DrumKit(name, str(folder.resolve()), _text(root, "license", ns) or "unknown", tuple(instruments))
+
+
+def discover_drumkits(dirs: tuple[str, ...] = HYDROGEN_DIRS) -> list[DrumKit]:
+    """Hydrogen kits in the standard folders, minus those in ``HYDROGEN_SKIP`` (kits whose
+    instrument names do not describe their samples)."""
+    kits = []
+    for d in dirs:
+        base = Path(d).expanduser()
+        if not base.is_dir():
+            continue
+        for folder in sorted(base.iterdir()):
+            if not (folder / "drumkit.xml").is_file():
+                continue
+            try:
+                kit = load_drumkit(folder)
+            except DrumKitError:
+                continue  # discovery skips a broken system kit; an explicit path raises
+            if kit.name.lower() not in HYDROGEN_SKIP:
+                kits.append(kit)
+    return kits
+
+
+def resolve_drumkits(paths: list[str] | None) -> list[DrumKit]:
+    """Explicit kit folders (each must load), or all discovered ones when ``paths`` is None."""
+    if paths is None:
+        return discover_drumkits()
+    return [load_drumkit(p) for p in paths if p]

@@ -1,0 +1,136 @@
+"""Held-out splits share no recording with training, and recorded (Hydrogen) kits feed the drums config."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from dub_dataset.hydrogen import DrumKitError, discover_drumkits, drum_class_of_name, load_drumkit
+from dub_dataset.render import Note, get_engine
+from dub_dataset.soundfonts import (
+    discover_soundfonts, load_soundfont, sample_hashes, soundfont_split, soundfont_splits,
+)
+
+from conftest import GMBANK, SR, TIMGM
+
+
+def test_fonts_that_share_recordings_are_held_out_together(tmp_path):
+    """TimGM6mb and sf_GMbank store two thirds of the same samples. A font the table does not know
+    lands where its name hashes; a byte copy of TimGM6mb under such a name must still be held out
+    with TimGM6mb (test), not trained on."""
+    tim, bank = load_soundfont(TIMGM), load_soundfont(GMBANK)
+    shared = sample_hashes(tim) & sample_hashes(bank)
+    assert len(shared) > 0.5 * len(sample_hashes(tim))
+    name = next(f"copy{i}" for i in range(100) if soundfont_split(load_soundfont_named(tmp_path, f"copy{i}")) == "train")
+    copy = load_soundfont(tmp_path / f"{name}.sf2")
+    splits = soundfont_splits([tim, copy], kits=True)
+    assert splits[tim.path] == "test" and splits[copy.path] == "test"
+    # kits: the table sends sf_GMbank's kits to test with TimGM6mb's
+    assert soundfont_splits([tim, bank], kits=True)[bank.path] == "test"
+
+
+def load_soundfont_named(folder: Path, stem: str):
+    path = folder / f"{stem}.sf2"
+    if not path.exists():
+        shutil.copyfile(TIMGM, path)
+    return load_soundfont(path)
+
+
+def test_no_recording_of_a_held_out_kit_is_trained_on():
+    fonts = [f for f in discover_soundfonts() if f.drum_kits()]
+    assert len(fonts) >= 5, "SoundFonts missing: run scripts/setup.sh"
+    splits = soundfont_splits(fonts, kits=True)
+    train = set().union(*(sample_hashes(f) for f in fonts if splits[f.path] == "train"))
+    for f in fonts:
+        if splits[f.path] != "train":
+            assert not (sample_hashes(f) & train), f.name
+
+
+@pytest.mark.parametrize("name,cls", [
+    ("Kick (Tama Superstar 22\")", "kick"), ("c3 - bass drum 1", "kick"), ("BassDrum", "kick"),
+    ("Snare Rimshot (Pearl)", "snare"), ("Rim Click (Pearl)", "side_stick"), ("Stick", "side_stick"),
+    ("Hand Clap", "clap"), ("Hat Closed Dirty", "closed_hihat"), ("Pedal HH", "closed_hihat"),
+    ("VariBreaks Hat 1 Op", "open_hihat"), ("Sabian Hat Semi-Open", "open_hihat"), ("Floor Tom", "tom_low"),
+    ("Pearl Tom Floor", "tom_low"), ("c4 - middle tom", "tom_mid"), ("tomhi2", "tom_high"),
+    ("Tom High (Tama)", "tom_high"), ("Zildjian Splash", "crash"), ("ride-cup", "ride"),
+    ("Djembe1 Bass", "other_percussion"), ("Cowbell", "other_percussion"),
+    ("Snare Roll", None), ("Tom", None), ("Zap 1", None), ("Hat Ring 1", None), ("ride-crash20inch", None), ("23", None),
+])
+def test_kit_instrument_names_map_to_classes_or_are_left_out(name, cls):
+    got = drum_class_of_name(name)
+    assert (got[0] if got else None) == cls
+
+
+def _write_kit(folder: Path) -> None:
+    """A two-instrument Hydrogen kit made of real FluidSynth renders: a kick with a soft and a hard
+    layer, and an instrument whose name maps to no class."""
+    folder.mkdir()
+    eng = get_engine("fluidsynth", SR)
+    kit = next(p for p in load_soundfont(TIMGM).drum_kits() if p.program == 0)
+    for vel, fname in ((40, "kick_soft.wav"), (120, "kick_hard.wav")):
+        sf.write(folder / fname, eng.render(TIMGM, kit, [Note(0, 0.2, 36, vel)], 1.0, drum=True), SR)
+    sf.write(folder / "zap.wav", eng.render(TIMGM, kit, [Note(0, 0.2, 38, 100)], 1.0, drum=True), SR)
+    (folder / "drumkit.xml").write_text("""<?xml version="1.0" encoding="UTF-8"?>
+<drumkit_info xmlns="http://www.hydrogen-music.org/drumkit">
+ <name>Test Kit</name><license>CC0</license>
+ <instrumentList>
+  <instrument><id>0</id><name>Kick</name><volume>1</volume><gain>1</gain>
+   <layer><filename>kick_soft.wav</filename><min>0</min><max>0.5</max><gain>1</gain><pitch>0</pitch></layer>
+   <layer><filename>kick_hard.wav</filename><min>0.5</min><max>1</max><gain>1</gain><pitch>0</pitch></layer>
+  </instrument>
+  <instrument><id>1</id><name>Zap 1</name><filename>zap.wav</filename></instrument>
+ </instrumentList>
+</drumkit_info>""")
+
+
+def test_a_hydrogen_kit_feeds_the_drums_config(tmp_path):
+    from dub_dataset import Spec, generate, load_dub_dataset
+    from dub_dataset.constants import DRUM_CLASSES
+    from dub_dataset.effects import AugmentConfig
+    from dub_dataset.sources import HYDROGEN_LEVEL
+
+    _write_kit(tmp_path / "kit")
+    kit = load_drumkit(tmp_path / "kit")
+    assert [i.name for i in kit.instruments] == ["Kick"]  # "Zap 1" names no class
+    kick = kit.instruments[0]
+    assert Path(kick.layer_for(30).path).name == "kick_soft.wav" and Path(kick.layer_for(110).path).name == "kick_hard.wav"
+    out = tmp_path / "ds"
+    spec = Spec("drums", seed=3, soundfonts=[TIMGM], drumkits=[str(tmp_path / "kit")], images=(),
+                augment=AugmentConfig.dry())
+    generate(spec, 60, out, progress=False)
+    ds = load_dub_dataset(out, "drums", "train")
+    recorded = [i for i, e in enumerate(ds["engine"]) if e == "sample"]
+    assert recorded, "no hit came from the recorded kit"
+    for i in recorded:
+        row = ds[i]
+        assert row["soundfont"] == "Test Kit" and DRUM_CLASSES[row["drum_class"]] == "kick" and row["midi_note"] == 36
+        # dry: the velocity's layer from its onset, at Hydrogen's level (velocity x gains)
+        layer, _ = sf.read(kick.layer_for(row["velocity"]).path, dtype="float32")
+        onset = max(0, int(np.argmax(np.abs(layer) > 0.01 * np.abs(layer).max())) - SR // 100)
+        want = layer[onset:onset + SR] * HYDROGEN_LEVEL * row["velocity"] / 127
+        np.testing.assert_allclose(row["audio"]["array"][:len(want)], want, atol=2e-4)
+    assert "Test Kit (Hydrogen kit)" in (out / "README.md").read_text()
+
+
+def test_bad_kit_folders_are_named(tmp_path):
+    with pytest.raises(DrumKitError, match="no drumkit.xml"):
+        load_drumkit(tmp_path)
+    (tmp_path / "drumkit.xml").write_text("<drumkit_info><name>x</name>")
+    with pytest.raises(DrumKitError, match="unreadable drumkit.xml"):
+        load_drumkit(tmp_path)
+    (tmp_path / "drumkit.xml").write_text("<drumkit_info><name>x</name><instrumentList><instrument>"
+                                          "<name>Kick</name><filename>missing.wav</filename></instrument>"
+                                          "</instrumentList></drumkit_info>")
+    with pytest.raises(DrumKitError, match="sample files are missing"):
+        load_drumkit(tmp_path)
+
+
+def test_system_hydrogen_kits_are_found_and_labelled():
+    kits = {k.name: k for k in discover_drumkits()}
+    assert "Forzee Stereo Drumkit" in kits, "hydrogen-drumkits missing: run scripts/setup.sh"
+    assert "Audiophob" not in kits  # its names are a template's, not its samples'
+    assert kits["The Black Pearl 1.0"].split == "validation" and kits["Forzee Stereo Drumkit"].split == "train"
+    classes = {i.drum_class for k in kits.values() for i in k.instruments}
+    assert len(classes) == 12
