@@ -107,6 +107,16 @@ HYDROGEN_SPLIT = {"the black pearl 1.0": "validation"}
 # Left out: Audiophob's instrument names are a template's, not its samples' (its "Kick" is a file
 # named tom-0105.wav, its "Stick" a shaker).
 HYDROGEN_SKIP = ("audiophob",)
+# Licences of Debian's kits (from /usr/share/doc/hydrogen-drumkits/copyright), by kit folder name
+HYDROGEN_LICENSE = {
+    "electricempirekit": "GPL-2+ (Artemiy Pavlov)", "hardelectro1": "GPL-2+ (Artemiy Pavlov)",
+    "varibreaks": "GPL-2+ (Artemiy Pavlov)", "millo-drums_v.1": "GPL-2 (Emiliano Grilli)",
+    "millo_multilayered2": "GPL-2 (Emiliano Grilli)", "millo_multilayered3": "GPL-2 (Emiliano Grilli)",
+    "colomboacousticdrumkit": "GPL-2+ with composition exception (Marcos Guglielmetti)",
+    "circafrique v4": "CC-BY-SA-3.0 (Jim Harney)", "bja_pacific": "CC-BY-SA-3.0-us (Luc Tunguay)",
+    "gimme a hand 1.0": "GPL-2 (Glen MacArthur)", "the black pearl 1.0": "GPL-2 (Glen MacArthur)",
+    "rumpf_kit_z01_h2": "CC-BY-3.0 (Emanuel Rumpf)", "forzeestereo": "GPL-2 (Vladimir Sadovnikov, Alexander Belokurov)",
+}
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aiff", ".aif")
 
 # Augmentation: the multi-label "effects" column names (dry = empty list)

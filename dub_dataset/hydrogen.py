@@ -18,7 +18,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constants import AUDIO_SUFFIXES, HYDROGEN_DIRS, HYDROGEN_SKIP, HYDROGEN_SPLIT
+from .constants import AUDIO_SUFFIXES, HYDROGEN_DIRS, HYDROGEN_LICENSE, HYDROGEN_SKIP, HYDROGEN_SPLIT
 
 
 class DrumKitError(ValueError):
@@ -145,7 +145,8 @@ def load_drumkit(folder: str | Path) -> DrumKit:
     if not instruments:
         raise DrumKitError(f"{folder}: no instrument of the kit has a name dub can map to a drum class, "
                            "or their sample files are missing")
-    return DrumKit(name, str(folder.resolve()), _text(root, "license", ns) or "unknown", tuple(instruments))
+    license = HYDROGEN_LICENSE.get(folder.name.lower()) or _text(root, "license", ns) or "unknown: check the kit's own licence"
+    return DrumKit(name, str(folder.resolve()), license, tuple(instruments))
 
 
 def discover_drumkits(dirs: tuple[str, ...] = HYDROGEN_DIRS) -> list[DrumKit]:

@@ -83,6 +83,10 @@ def cmd_soundfonts(a) -> int:
         melodic = f"{len(f.melodic()):4d} melodic -> {split[f.path]:10s}" if f.melodic() else " " * 26
         kits = f"{len(f.drum_kits()):3d} kits -> {kit_split[f.path]:10s}" if f.drum_kits() else " " * 23
         print(f"{f.name:24s} {melodic} {kits} {f.path}  [{f.license}]")
+    from dub_dataset.hydrogen import discover_drumkits
+
+    for k in discover_drumkits():  # recorded kits, used by the drums config
+        print(f"{k.name[:24]:24s} {'':26s} {len(k.instruments):3d} hits -> {k.split:10s} {k.path}  [Hydrogen kit; {k.license[:60]}]")
     return 0
 
 
@@ -350,7 +354,7 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--port", type=int, default=7860)
     w.set_defaults(func=cmd_app)
 
-    f = sub.add_parser("soundfonts", help="list the SoundFonts found on this machine")
+    f = sub.add_parser("soundfonts", help="list the SoundFonts and Hydrogen drum kits found on this machine, and their splits")
     f.set_defaults(func=cmd_soundfonts)
     return p
 

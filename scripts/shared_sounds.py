@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Which drum sounds two SoundFonts share, and what a drums model scores on the shared and the
+unshared ones.
+
+Two measures side by side: stored samples with the same bytes (what ``soundfont_splits`` uses to
+keep such fonts in one split), and keys whose renders are the same sound (correlation > 0.98 with
+the same key of any kit of the other font, TinySoundFont, velocity 100). With --model and
+--dataset, the model's accuracy on that dataset's split, apart for clips of FONT_A whose sound is
+in FONT_B and for the others: a model trained on FONT_B has heard the first kind.
+
+Usage: python scripts/shared_sounds.py FONT_A.sf2 FONT_B.sf2 [--model DIR ...] [--dataset DIR] [--split test]
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+SAME = 0.98
+
+
+def _renders(font):
+    from dub_dataset.constants import DRUM_CLASS_OF_NOTE
+    from dub_dataset.render import Note, get_engine
+
+    eng = get_engine("tinysoundfont")
+    out = {}
+    for kit in font.drum_kits():
+        for note in sorted(DRUM_CLASS_OF_NOTE):
+            x = eng.render(font.path, kit, [Note(0, 0.3, note, 100)], 0.5, drum=True)
+            if np.abs(x).max() > 1e-4:
+                x = x - x.mean()
+                out[(kit.program, note)] = x / (np.linalg.norm(x) + 1e-12)
+    return out
+
+
+def shared_keys(a, b) -> tuple[set, int]:
+    """(program, key) of font ``a``'s kits that sound like the same key in a kit of ``b``, and how many keys sound in ``a``."""
+    ra, rb = _renders(a), _renders(b)
+    return {k for k, x in ra.items() if any(float(x @ y) > SAME for (_, n), y in rb.items() if n == k[1])}, len(ra)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("font_a")
+    p.add_argument("font_b")
+    p.add_argument("--model", action="append", default=[], help="drums model folder (repeat)")
+    p.add_argument("--dataset", help="a dub drums dataset folder")
+    p.add_argument("--split", default="test")
+    a = p.parse_args(argv)
+
+    from dub_dataset.soundfonts import load_soundfont, sample_hashes
+
+    fa, fb = load_soundfont(a.font_a), load_soundfont(a.font_b)
+    ha, hb = sample_hashes(fa), sample_hashes(fb)
+    same, n_keys = shared_keys(fa, fb)
+    report = {"font_a": fa.name, "font_b": fb.name, "samples_a": len(ha), "samples_b": len(hb),
+              "samples_shared": len(ha & hb), "kit_keys_a": n_keys, "kit_keys_shared": len(same)}
+    print(f"{fa.name}: {len(ha & hb)} of {len(ha)} stored samples are byte-identical in {fb.name}; "
+          f"{len(same)} of {n_keys} kit keys sound the same as in {fb.name}")
+    if a.model and a.dataset:
+        import torch
+        from datasets import Audio
+        from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+
+        import dub_models  # noqa: F401  (registers dub-cnn)
+        from dub_dataset import load_dub_dataset
+        from dub_models.features import log_mel_batch
+        from dub_models.train import _decode
+
+        torch.set_num_threads(2)
+        ds = load_dub_dataset(a.dataset, "drums", split=a.split)
+        ds = ds.filter(lambda r: r["soundfont"] == fa.name).cast_column("audio", Audio(decode=False))
+        heard = np.array([(p, n) in same for p, n in zip(ds["preset"], ds["midi_note"])])
+        y = np.array(ds["drum_class"])
+        report["clips"] = {"all": len(y), "shared": int(heard.sum()), "unshared": int((~heard).sum())}
+        print(f"{len(y)} {a.split} clips of {fa.name} in {a.dataset}: {heard.sum()} of a shared sound, {(~heard).sum()} not")
+        print(f"{'model':50s} {'all':>7s} {'shared':>7s} {'unshared':>9s}")
+        for m_dir in a.model:
+            m = AutoModelForAudioClassification.from_pretrained(m_dir).eval()
+            fe = AutoFeatureExtractor.from_pretrained(m_dir)
+            pred = []
+            with torch.no_grad():
+                for lo in range(0, len(ds), 128):
+                    x = torch.from_numpy(log_mel_batch(_decode(ds[lo:lo + 128]["audio"]), fe))
+                    pred.append(m(input_values=x).logits.argmax(-1).numpy())
+            ok = np.concatenate(pred) == y
+            acc = {"all": float(ok.mean()), "shared": float(ok[heard].mean()), "unshared": float(ok[~heard].mean())}
+            report.setdefault("accuracy", {})[m_dir] = acc
+            print(f"{m_dir[-50:]:50s} {acc['all']:7.3f} {acc['shared']:7.3f} {acc['unshared']:9.3f}")
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
