@@ -123,6 +123,14 @@ def _assign(sources: list[tuple[SoundFont, Preset]], split_by: str) -> tuple[dic
     return {s: [keys[k] for k in sorted(keys) if ranks[k] == s] for s in SPLITS}, "preset"
 
 
+def _from_onset(x: np.ndarray, n: int, sr: int) -> np.ndarray:
+    """``n`` samples of a one-shot recording from 10 ms before its onset (the first sample above 1 %
+    of its peak), zero-padded."""
+    start = max(0, int(np.argmax(np.abs(x) > 0.01 * np.abs(x).max())) - sr // 100)
+    clip = x[start:start + n]
+    return np.pad(clip, (0, n - len(clip)))
+
+
 class Maker:
     """Makes example rows of one config. Build once per process; ``make`` is pure per index."""
 
@@ -280,10 +288,8 @@ class DrumMaker(_SoundFontMaker):
             self._samples[layer.path] = x
             if len(self._samples) > SAMPLE_CACHE_FILES:
                 self._samples.popitem(last=False)
-        x = self._samples[layer.path]
-        start = max(0, int(np.argmax(np.abs(x) > 0.01 * np.abs(x).max())) - self.sr // 100)
-        clip = x[start:start + self.n_samples] * (HYDROGEN_LEVEL * velocity / 127 * layer.gain * inst.gain)
-        return np.clip(np.pad(clip, (0, self.n_samples - len(clip))), -1, 1).astype(np.float32)
+        clip = _from_onset(self._samples[layer.path], self.n_samples, self.sr)
+        return np.clip(clip * (HYDROGEN_LEVEL * velocity / 127 * layer.gain * inst.gain), -1, 1).astype(np.float32)
 
     def _source_name(self, src) -> str:
         if isinstance(src[0], DrumKit):
@@ -395,9 +401,7 @@ class FolderMaker(Maker):
         rel = by_label[label][rng.integers(len(by_label[label]))]
         params = effects.draw(rng, self.spec.augment)
         x = self._load(rel)
-        start = max(0, int(np.argmax(np.abs(x) > 0.01 * np.abs(x).max())) - self.sr // 100)  # 10 ms before the onset
-        clip = x[start:start + self.n_samples]
-        clip = np.pad(clip, (0, self.n_samples - len(clip)))
+        clip = _from_onset(x, self.n_samples, self.sr)
         row = {"id": f"folder-{split}-{index:07d}", "label": self.labels.index(label), "source_file": rel,
                "instrument": label, "soundfont": "", "bank": -1, "preset": -1, "engine": "sample"}
         return self._finish(row, clip, params, rng, pitch_applied=False)
