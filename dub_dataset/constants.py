@@ -50,6 +50,13 @@ DRUM_CLASS_NOTES = {
     "ride": (51, 53, 59),
 }
 DRUM_CLASSES = (*DRUM_CLASS_NOTES, "other_percussion")
+# Kits whose keys depart from the GM map, by the names of the samples they play there (key: lower-case
+# font stem). The AVL 4-piece kits put hi-hat swish on 48, crash and ride chokes on 50, 52 and 58, and
+# a 22" Paiste cymbal on 60; their one rack tom (center 45, edge 47) is a mid tom.
+KIT_KEY_CLASSES = {
+    font: {45: "tom_mid", 47: "tom_mid", 48: "open_hihat", 50: "crash", 52: "ride", 58: "crash", 60: "crash"}
+    for font in ("black_pearl_4_lv2", "red_zeppelin_4_lv2")
+}
 DRUM_CLASS_OF_NOTE = {
     note: next((c for c, notes in DRUM_CLASS_NOTES.items() if note in notes), "other_percussion")
     for note in DRUM_NOTES

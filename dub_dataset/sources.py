@@ -31,7 +31,7 @@ from . import effects
 from .audio_io import AudioError, encode_flac, load_audio
 from .constants import (
     AUDIO_SUFFIXES, CLIP_S, DRUM_CLASS_OF_NOTE, DRUM_CLASSES, DRUM_HIT_HOLD_S, DRUM_NOTE_MIN,
-    DRUM_NOTES, ENGINES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, PROGRAMS_PER_FAMILY,
+    DRUM_NOTES, ENGINES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, KIT_KEY_CLASSES, PROGRAMS_PER_FAMILY,
     RELEASE_S, SAMPLE_RATE, SILENCE_PEAK, SPLITS, VELOCITY_RANGE,
 )
 from .features import check_config, features_for, image_column
@@ -241,8 +241,9 @@ class DrumMaker(_SoundFontMaker):
                     for inst in font.instruments:
                         by_class[inst.drum_class].append((font, inst, inst.gm_note))
                     continue
+                keys = KIT_KEY_CLASSES.get(font.key, {})
                 for n in self.sounding_notes(font, kit):
-                    by_class[DRUM_CLASS_OF_NOTE[n]].append((font, kit, n))
+                    by_class[keys.get(n, DRUM_CLASS_OF_NOTE[n])].append((font, kit, n))
             self._candidates[split] = {c: v for c, v in by_class.items() if v}
         return self._candidates[split]
 

@@ -13,7 +13,7 @@ from dub_dataset.soundfonts import (
     discover_soundfonts, load_soundfont, sample_hashes, soundfont_split, soundfont_splits,
 )
 
-from conftest import GMBANK, SR, TIMGM
+from conftest import GMBANK, SR, TIMGM, band_db
 
 
 def test_fonts_that_share_recordings_are_held_out_together(tmp_path):
@@ -134,3 +134,24 @@ def test_system_hydrogen_kits_are_found_and_labelled():
     assert kits["The Black Pearl 1.0"].split == "validation" and kits["Forzee Stereo Drumkit"].split == "train"
     classes = {i.drum_class for k in kits.values() for i in k.instruments}
     assert len(classes) == 12
+
+
+def test_avl_kits_keys_off_the_gm_map_get_the_class_they_play():
+    """The AVL Black Pearl plays a hi-hat swish on key 48 (GM: hi-mid tom) and a crash choke on 50
+    (GM: high tom): their high band (2-8 kHz) is within 5 dB of their low band (below 1 kHz), as the kit's
+    own crash on 49 is, while a GM kit's toms there are 15 dB darker; the drums config labels them by what
+    they play."""
+    from dub_dataset.sources import DrumMaker, Spec
+
+    path = "/usr/share/sounds/sf2/Black_Pearl_4_LV2.sf2"
+    avl, gm = load_soundfont(path), load_soundfont(TIMGM)
+    eng = get_engine("tinysoundfont", SR)
+    for note in (48, 50):
+        x_avl = eng.render(path, avl.drum_kits()[0], [Note(0, 0.1, note, 100)], 0.6, drum=True)
+        x_gm = eng.render(TIMGM, gm.drum_kits()[0], [Note(0, 0.1, note, 100)], 0.6, drum=True)
+        assert band_db(x_avl, 2000, 8000) - band_db(x_avl, 20, 1000) > -5 > -15 > band_db(x_gm, 2000, 8000) - band_db(x_gm, 20, 1000)
+    maker = DrumMaker(Spec("drums", soundfonts=[path, TIMGM], split_by="preset", images=()))
+    classes = {(f.name, n): c for split in ("train", "validation", "test")
+               for c, cands in maker.candidates(split).items() for f, _, n in cands}
+    assert classes[("Black_Pearl_4_LV2", 48)] == "open_hihat" and classes[("Black_Pearl_4_LV2", 50)] == "crash"
+    assert classes[("TimGM6mb", 48)] == "tom_mid" and classes[("TimGM6mb", 50)] == "tom_high"
