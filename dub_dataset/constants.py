@@ -109,7 +109,8 @@ SOUNDFONT_DIRS = (
 SOUNDFONT_SUFFIXES = (".sf2", ".sf3")
 # Hydrogen drum kits (Debian hydrogen-drumkits): recorded kits that train the drums config
 HYDROGEN_DIRS = ("/usr/share/hydrogen/data/drumkits", "~/.hydrogen/data/drumkits")
-# Held out: Hydrogen's "The Black Pearl" is the AVL Black Pearl recordings, which validate.
+# Keys: lower-case kit folder names. Held out: Hydrogen's "The Black Pearl" is the AVL Black Pearl
+# recordings, which validate.
 HYDROGEN_SPLIT = {"the black pearl 1.0": "validation"}
 # Left out: Audiophob's instrument names are a template's, not its samples' (its "Kick" is a file
 # named tom-0105.wav, its "Stick" a shaker).

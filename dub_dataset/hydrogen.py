@@ -58,8 +58,13 @@ class DrumKit:
     instruments: tuple[KitInstrument, ...]
 
     @property
+    def key(self) -> str:
+        """Lower-case folder name: the kit's key in the constants tables (split, licence, skip)."""
+        return Path(self.path).name.lower()
+
+    @property
     def split(self) -> str:
-        return HYDROGEN_SPLIT.get(self.name.lower(), "train")
+        return HYDROGEN_SPLIT.get(self.key, "train")
 
 
 # (class, GM key, words: all of which must appear). Checked in order: the first match wins.
@@ -164,7 +169,7 @@ def discover_drumkits(dirs: tuple[str, ...] = HYDROGEN_DIRS) -> list[DrumKit]:
                 kit = load_drumkit(folder)
             except DrumKitError:
                 continue  # discovery skips a broken system kit; an explicit path raises
-            if kit.name.lower() not in HYDROGEN_SKIP:
+            if kit.key not in HYDROGEN_SKIP:
                 kits.append(kit)
     return kits
 

@@ -76,6 +76,8 @@ class Spec:
                 raise ValueError(f"unknown engine {e!r}: choose from {', '.join(ENGINES)}")
         if self.split_by not in ("auto", "soundfont", "preset"):
             raise ValueError(f"split_by must be auto, soundfont or preset, not {self.split_by!r}")
+        if self.drumkits and self.config != "drums":
+            raise ValueError(f"--drumkit feeds the drums config only, not {self.config}")
         if self.config == "folder" and not self.sample_dir:
             raise ValueError("the folder config needs --sample-dir DIR (one sub-folder per instrument)")
         self.engines, self.images = tuple(self.engines), tuple(self.images)
@@ -121,6 +123,26 @@ def _assign(sources: list[tuple[SoundFont, Preset]], split_by: str) -> tuple[dic
     keys = {f"{f.name}:{p.bank}:{p.program}": (f, p) for f, p in sources}
     ranks = _rank_split(sorted(keys))
     return {s: [keys[k] for k in sorted(keys) if ranks[k] == s] for s in SPLITS}, "preset"
+
+
+class _SampleCache:
+    """Decoded one-shot sample files at the config's rate, the most recently used kept."""
+
+    def __init__(self, sr: int, size: int):
+        self.sr, self.size = sr, size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def get(self, path: str | Path) -> np.ndarray:
+        key = str(path)
+        if key not in self._cache:
+            x = load_audio(path, self.sr)
+            if x.size == 0 or np.abs(x).max() <= SILENCE_PEAK:
+                raise AudioError(f"{path}: silent or empty audio")
+            self._cache[key] = x
+            if len(self._cache) > self.size:
+                self._cache.popitem(last=False)
+        self._cache.move_to_end(key)
+        return self._cache[key]
 
 
 def _from_onset(x: np.ndarray, n: int, sr: int) -> np.ndarray:
@@ -228,7 +250,7 @@ class DrumMaker(_SoundFontMaker):
         for kit in self.drumkits:  # recorded kits: each kit's own split (constants.HYDROGEN_SPLIT)
             self.by_split[kit.split].append((kit, None))
         self._candidates: dict[str, dict[str, list]] = {}
-        self._samples: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._samples = _SampleCache(self.sr, SAMPLE_CACHE_FILES)
 
     def sources_in(self, split):
         return self.by_split[split]
@@ -282,14 +304,7 @@ class DrumMaker(_SoundFontMaker):
         """One hit of a recorded kit's instrument: the velocity's layer, at Hydrogen's gain
         (velocity x layer x instrument), from 10 ms before its onset, cut or padded to the clip."""
         layer = inst.layer_for(velocity)
-        if layer.path not in self._samples:
-            x = load_audio(layer.path, self.sr)
-            if x.size == 0 or np.abs(x).max() <= SILENCE_PEAK:
-                raise AudioError(f"{layer.path}: silent or empty audio")
-            self._samples[layer.path] = x
-            if len(self._samples) > SAMPLE_CACHE_FILES:
-                self._samples.popitem(last=False)
-        clip = _from_onset(self._samples[layer.path], self.n_samples, self.sr)
+        clip = _from_onset(self._samples.get(layer.path), self.n_samples, self.sr)
         return np.clip(clip * (HYDROGEN_LEVEL * velocity / 127 * layer.gain * inst.gain), -1, 1).astype(np.float32)
 
     def _source_name(self, src) -> str:
@@ -371,24 +386,13 @@ class FolderMaker(Maker):
         for label, files in self.files.items():
             for f, s in _rank_split(files).items():
                 self.by_split[s].append((label, f))
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._samples = _SampleCache(self.sr, self.CACHE_FILES)
 
     def sources_in(self, split):
         return self.by_split[split]
 
     def _source_name(self, src):
         return src[1]
-
-    def _load(self, rel: str) -> np.ndarray:
-        if rel not in self._cache:
-            x = load_audio(self.root / rel, self.sr)
-            if x.size == 0 or np.abs(x).max() <= SILENCE_PEAK:
-                raise AudioError(f"{self.root / rel}: silent or empty audio")
-            self._cache[rel] = x
-            if len(self._cache) > self.CACHE_FILES:
-                self._cache.popitem(last=False)
-        self._cache.move_to_end(rel)
-        return self._cache[rel]
 
     def make(self, split, index):
         rng = self.rng(split, index)
@@ -401,7 +405,7 @@ class FolderMaker(Maker):
         label = labels[rng.integers(len(labels))]
         rel = by_label[label][rng.integers(len(by_label[label]))]
         params = effects.draw(rng, self.spec.augment)
-        x = self._load(rel)
+        x = self._samples.get(self.root / rel)
         clip = _from_onset(x, self.n_samples, self.sr)
         row = {"id": f"folder-{split}-{index:07d}", "label": self.labels.index(label), "source_file": rel,
                "instrument": label, "soundfont": "", "bank": -1, "preset": -1, "engine": "sample"}

@@ -10,7 +10,7 @@ import soundfile as sf
 from dub_dataset.hydrogen import DrumKitError, discover_drumkits, drum_class_of_name, load_drumkit
 from dub_dataset.render import Note, get_engine
 from dub_dataset.soundfonts import (
-    discover_soundfonts, load_soundfont, sample_hashes, soundfont_split, soundfont_splits,
+    discover_soundfonts, load_soundfont, sample_hashes, soundfont_split, soundfont_splits, stable_split,
 )
 
 from conftest import GMBANK, SR, TIMGM, band_db
@@ -23,19 +23,14 @@ def test_fonts_that_share_recordings_are_held_out_together(tmp_path):
     tim, bank = load_soundfont(TIMGM), load_soundfont(GMBANK)
     shared = sample_hashes(tim) & sample_hashes(bank)
     assert len(shared) > 0.5 * len(sample_hashes(tim))
-    name = next(f"copy{i}" for i in range(100) if soundfont_split(load_soundfont_named(tmp_path, f"copy{i}")) == "train")
+    name = next(f"copy{i}" for i in range(100) if stable_split(f"copy{i}") == "train")
+    shutil.copyfile(TIMGM, tmp_path / f"{name}.sf2")
     copy = load_soundfont(tmp_path / f"{name}.sf2")
+    assert soundfont_split(copy, kits=True) == "train"  # what the table alone would do
     splits = soundfont_splits([tim, copy], kits=True)
     assert splits[tim.path] == "test" and splits[copy.path] == "test"
     # kits: the table sends sf_GMbank's kits to test with TimGM6mb's
     assert soundfont_splits([tim, bank], kits=True)[bank.path] == "test"
-
-
-def load_soundfont_named(folder: Path, stem: str):
-    path = folder / f"{stem}.sf2"
-    if not path.exists():
-        shutil.copyfile(TIMGM, path)
-    return load_soundfont(path)
 
 
 def test_no_recording_of_a_held_out_kit_is_trained_on():
@@ -114,7 +109,7 @@ def test_a_hydrogen_kit_feeds_the_drums_config(tmp_path):
     assert "Test Kit (Hydrogen kit)" in (out / "README.md").read_text()
 
 
-def test_bad_kit_folders_are_named(tmp_path):
+def test_bad_kit_folders_are_named(tmp_path, capsys):
     with pytest.raises(DrumKitError, match="no drumkit.xml"):
         load_drumkit(tmp_path)
     (tmp_path / "drumkit.xml").write_text("<drumkit_info><name>x</name>")
@@ -125,6 +120,16 @@ def test_bad_kit_folders_are_named(tmp_path):
                                           "</instrumentList></drumkit_info>")
     with pytest.raises(DrumKitError, match="sample files are missing"):
         load_drumkit(tmp_path)
+    # the CLI names a folder that is not a kit, and a kit given to a config that plays none
+    from dub_models.cli import main
+
+    assert main(["generate", "--config", "drums", "--num-examples", "4", "--out", str(tmp_path / "o"),
+                 "--drumkit", str(tmp_path / "nokit")]) != 0
+    assert "nokit: not a Hydrogen drum kit" in capsys.readouterr().err
+    assert main(["generate", "--config", "notes", "--num-examples", "4", "--out", str(tmp_path / "o"),
+                 "--drumkit", str(tmp_path)]) != 0
+    assert "--drumkit feeds the drums config only" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # nothing half-written
 
 
 def test_system_hydrogen_kits_are_found_and_labelled():
