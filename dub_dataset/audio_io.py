@@ -1,7 +1,8 @@
 """Reading any common audio file at a chosen rate (mono), and FLAC encoding for the dataset.
 
 Decoding goes through torchcodec (FFmpeg): wav, flac, mp3, ogg, m4a..., any rate, any channel
-count, resampled and mixed down by FFmpeg. Every failure names the file.
+count, resampled and mixed down by FFmpeg; GUS patches (.pat, FreePats) are read by ``gus`` first.
+Every failure names the file.
 """
 
 from __future__ import annotations
@@ -81,6 +82,13 @@ def load_audio(path: str | os.PathLike | bytes, sample_rate: int = SAMPLE_RATE,
     else:
         p = _check_path(path)
         source, name = str(p), str(p)
+        if p.suffix.lower() == ".pat":  # a GUS patch (FreePats): FFmpeg does not read it
+            from .gus import PatchError, patch_wav_bytes
+
+            try:
+                source = patch_wav_bytes(p)
+            except PatchError as e:
+                raise AudioError(str(e)) from e
     return _read(_decoder(source, sample_rate, name), name, start_s, stop_s)
 
 

@@ -124,8 +124,19 @@ HYDROGEN_LICENSE = {
     "circafrique v4": "CC-BY-SA-3.0 (Jim Harney)", "bja_pacific": "CC-BY-SA-3.0-us (Luc Tunguay)",
     "gimme a hand 1.0": "GPL-2 (Glen MacArthur)", "the black pearl 1.0": "GPL-2 (Glen MacArthur)",
     "rumpf_kit_z01_h2": "CC-BY-3.0 (Emanuel Rumpf)", "forzeestereo": "GPL-2 (Vladimir Sadovnikov, Alexander Belokurov)",
+    # Debian hydrogen-data: Hydrogen's own kits
+    "gmrockkit": "GPL-2+ (Hydrogen)", "tr808emulationkit": "GPL-2+ (Hydrogen)",
 }
+# One-shot sample folders that train the drums config, beside the Hydrogen kits: (folder, name,
+# licence from the Debian copyright file). A file is a kit instrument: named NNN_... it plays GM
+# key NNN (FreePats' GUS drum set), otherwise its name says its class (see hydrogen.py).
+SAMPLE_PACKS = (
+    ("/usr/share/midi/freepats/Drum_000", "FreePats drum set", "GPL-2+ with composition exception (freepats)"),
+    ("/usr/share/lmms/samples/drums", "LMMS drums", "GPL-2+ (LMMS)"),
+    ("/usr/share/sonic-pi/samples", "Sonic Pi samples", "CC0 (freesound.org, see Debian sonic-pi-samples)"),
+)
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aiff", ".aif")
+SAMPLE_SUFFIXES = AUDIO_SUFFIXES + (".pat",)  # a drum kit's one-shots may also be GUS patches
 
 # Augmentation: the multi-label "effects" column names (dry = empty list)
 EFFECTS = ("reverb", "delay", "chorus", "lowpass", "highpass", "bandpass", "distortion")

@@ -1,4 +1,6 @@
-"""Hydrogen drum kits as drum-hit sources: recorded kits, each instrument a set of velocity layers.
+"""Recorded drum kits as drum-hit sources: Hydrogen kits and one-shot sample folders.
+
+Each kit instrument is a set of velocity layers (one layer for a sample folder's file).
 
 A Hydrogen kit is a folder with a ``drumkit.xml`` and its sample files (Debian's
 ``hydrogen-drumkits`` installs about a dozen under /usr/share/hydrogen/data/drumkits). The kit
@@ -7,18 +9,30 @@ each name to one of the 12 coarse drum classes by the words in it (``drum_class_
 instrument whose name says nothing certain ("Zap 1", "FX", "Tom", "Snare Roll", "23") is left out,
 so no hit carries a guessed label.
 
+A sample folder (``SAMPLE_PACKS``: FreePats' GUS drum set, LMMS's and Sonic Pi's drum samples, or
+any folder given with ``--drumkit``) is a flat folder of one-shots. A file named ``NNN_...`` plays
+GM key NNN and takes that key's class (FreePats: ``035_Kick_1.pat``); any other file is named by
+what it plays (``hihat_closed01.ogg``, ``drum_tom_lo_hard.flac``) and takes the class of its name
+by the same rules; files whose names say nothing certain are left out.
+
 Splits: by kit. The table ``HYDROGEN_SPLIT`` holds out "The Black Pearl" (the AVL Black Pearl
-recordings, which validate) with the AVL kits; every other kit trains unless the table says so.
+recordings, which validate) with the AVL kits; every other kit trains unless the table says so, or
+unless it shares a sample file with a held-out kit (``kit_splits``: GMRockKit is made of Black
+Pearl's files, so it validates too).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
-from .constants import AUDIO_SUFFIXES, HYDROGEN_DIRS, HYDROGEN_LICENSE, HYDROGEN_SKIP, HYDROGEN_SPLIT
+from .constants import (
+    DRUM_CLASS_OF_NOTE, HYDROGEN_DIRS, HYDROGEN_LICENSE, HYDROGEN_SKIP, HYDROGEN_SPLIT, SAMPLE_PACKS, SAMPLE_SUFFIXES,
+)
 
 
 class DrumKitError(ValueError):
@@ -56,6 +70,7 @@ class DrumKit:
     path: str
     license: str
     instruments: tuple[KitInstrument, ...]
+    kind: str = "Hydrogen kit"  # or "sample folder"
 
     @property
     def key(self) -> str:
@@ -83,6 +98,10 @@ _RULES = [
     ("tom_high", 50, ("tom", "hi")), ("tom_high", 50, ("high", "tom")), ("tom_high", 50, ("tomhi",)),
     ("crash", 49, ("crash",)), ("crash", 55, ("splash",)), ("crash", 52, ("china",)),
     ("ride", 51, ("ride",)),
+    ("kick", 36, ("bd",)), ("snare", 38, ("sn",)), ("tom_low", 43, ("tom", "lo")),
+    # Sonic Pi names hi-hat articulations "cymbal" (drum_cymbal_closed/open/pedal)
+    ("closed_hihat", 42, ("cymbal", "closed")), ("open_hihat", 46, ("cymbal", "open")),
+    ("closed_hihat", 44, ("cymbal", "pedal")),
     ("other_percussion", 56, ("cowbell",)), ("other_percussion", 63, ("conga",)), ("other_percussion", 60, ("bongo",)),
     ("other_percussion", 54, ("tambourine",)), ("other_percussion", 75, ("clave",)),
     ("other_percussion", 76, ("woodblock",)), ("other_percussion", 70, ("maraca",)),
@@ -117,12 +136,65 @@ def _text(el, tag: str, ns: str, default: str = "") -> str:
     return default if v is None else v.strip()
 
 
+_GM_KEY_FILE = re.compile(r"^(\d{2,3})[ _-]")
+
+
+def _sample_files(folder: Path) -> list[Path]:
+    return sorted(f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in SAMPLE_SUFFIXES) \
+        if folder.is_dir() else []
+
+
+def _unreadable(f: Path) -> str | None:
+    """Why ``f`` cannot be decoded (from its header only), or None."""
+    from .audio_io import AudioError, audio_duration_s
+    from .gus import PatchError, read_patch
+
+    try:
+        read_patch(f) if f.suffix.lower() == ".pat" else audio_duration_s(f)
+    except (AudioError, PatchError, OSError) as e:
+        return str(e)
+    return None
+
+
+def load_sample_folder(folder: str | Path, name: str | None = None, license: str | None = None,
+                       skip_unreadable: bool = False) -> DrumKit:
+    """A flat folder of one-shot samples as a kit: each file whose name (or GM key prefix) gives a
+    class is an instrument with one layer over the whole velocity range. A file that does not
+    decode raises DrumKitError naming it, or is left out with ``skip_unreadable`` (the system
+    packs: LMMS's kick04.ogg is Vorbis inside a WAV container, which FFmpeg cannot read)."""
+    folder = Path(folder).expanduser()
+    files = _sample_files(folder)
+    if not files:
+        raise DrumKitError(f"{folder}: not a drum kit (no drumkit.xml, and no one-shot sample files: "
+                           f"{', '.join(SAMPLE_SUFFIXES)})")
+    instruments = []
+    for f in files:
+        m = _GM_KEY_FILE.match(f.stem)
+        if m and int(m.group(1)) in DRUM_CLASS_OF_NOTE:
+            label = DRUM_CLASS_OF_NOTE[int(m.group(1))], int(m.group(1))
+        else:
+            label = drum_class_of_name(f.stem)
+        if label is not None:
+            why = _unreadable(f)
+            if why is not None:
+                if skip_unreadable:
+                    continue
+                raise DrumKitError(f"{folder}: sample {f.name} does not decode: {why}")
+            instruments.append(KitInstrument(f.stem, label[0], label[1], 1.0, (Layer(str(f), 0.0, 1.0, 1.0),)))
+    if not instruments:
+        raise DrumKitError(f"{folder}: no sample file has a name dub can map to a drum class "
+                           "(e.g. kick01.wav, hihat_closed.flac, 038_Snare.pat)")
+    return DrumKit(name or folder.name, str(folder.resolve()), license or "unknown: check the samples' own licence",
+                   tuple(instruments), "sample folder")
+
+
 def load_drumkit(folder: str | Path) -> DrumKit:
-    """Read a Hydrogen kit folder. Raises DrumKitError naming the folder on any problem."""
+    """Read a Hydrogen kit folder, or else a folder of one-shot samples (``load_sample_folder``).
+    Raises DrumKitError naming the folder on any problem."""
     folder = Path(folder).expanduser()
     xml = folder / "drumkit.xml"
     if not xml.is_file():
-        raise DrumKitError(f"{folder}: not a Hydrogen drum kit (no drumkit.xml)")
+        return load_sample_folder(folder)
     try:
         root = ET.parse(xml).getroot()
     except ET.ParseError as e:
@@ -143,7 +215,7 @@ def load_drumkit(folder: str | Path) -> DrumKit:
                                     float(_text(layer, "gain", ns, "1"))))
         elif _text(inst, "filename", ns):  # the older format: one file for the whole velocity range
             layers.append(Layer(str(folder / _text(inst, "filename", ns)), 0.0, 1.0, 1.0))
-        layers = [x for x in layers if Path(x.path).suffix.lower() in AUDIO_SUFFIXES and Path(x.path).is_file()]
+        layers = [x for x in layers if Path(x.path).suffix.lower() in SAMPLE_SUFFIXES and Path(x.path).is_file()]
         if layers:
             gain = float(_text(inst, "gain", ns, "1")) * float(_text(inst, "volume", ns, "1"))
             instruments.append(KitInstrument(_text(inst, "name", ns), label[0], label[1], gain, tuple(layers)))
@@ -154,9 +226,34 @@ def load_drumkit(folder: str | Path) -> DrumKit:
     return DrumKit(name, str(folder.resolve()), license, tuple(instruments))
 
 
-def discover_drumkits(dirs: tuple[str, ...] = HYDROGEN_DIRS) -> list[DrumKit]:
+@lru_cache(maxsize=4096)
+def _file_hash(path: str) -> bytes:
+    return hashlib.blake2b(Path(path).read_bytes(), digest_size=16).digest()
+
+
+def kit_hashes(kit: DrumKit) -> set[bytes]:
+    """Content hashes of every sample file a kit plays."""
+    return {_file_hash(layer.path) for inst in kit.instruments for layer in inst.layers}
+
+
+def kit_splits(kits: list[DrumKit]) -> dict[str, str]:
+    """Split of each kit (by path): its table split (``HYDROGEN_SPLIT``, else train), except that kits
+    sharing any sample file are held out together: a family with a test member is test, else one
+    with a validation member validates. Hydrogen's GMRockKit stores 81 of The Black Pearl's files
+    byte for byte, so it validates with it."""
+    from .soundfonts import families
+
+    out = {}
+    for fam in families(kits, kit_hashes):
+        splits = {k.split for k in fam}
+        split = "test" if "test" in splits else "validation" if "validation" in splits else "train"
+        out.update({k.path: split for k in fam})
+    return out
+
+
+def discover_drumkits(dirs: tuple[str, ...] = HYDROGEN_DIRS, packs=SAMPLE_PACKS) -> list[DrumKit]:
     """Hydrogen kits in the standard folders, minus those in ``HYDROGEN_SKIP`` (kits whose
-    instrument names do not describe their samples)."""
+    instrument names do not describe their samples), then the installed sample folders of ``packs``."""
     kits = []
     for d in dirs:
         base = Path(d).expanduser()
@@ -171,6 +268,12 @@ def discover_drumkits(dirs: tuple[str, ...] = HYDROGEN_DIRS) -> list[DrumKit]:
                 continue  # discovery skips a broken system kit; an explicit path raises
             if kit.key not in HYDROGEN_SKIP:
                 kits.append(kit)
+    for folder, name, license in packs:
+        if _sample_files(Path(folder)):
+            try:
+                kits.append(load_sample_folder(folder, name, license, skip_unreadable=True))
+            except DrumKitError:
+                continue
     return kits
 
 

@@ -140,10 +140,10 @@ def sample_hashes(font: SoundFont) -> frozenset[bytes]:
     return _read_sample_hashes(str(p), p.stat().st_mtime_ns)
 
 
-def sample_families(fonts: list[SoundFont]) -> list[list[SoundFont]]:
-    """Fonts grouped so that fonts sharing any sample are in one group (TimGM6mb and sf_GMbank share
-    two thirds of their samples; the AVL Black Pearl and Red Zeppelin kits a quarter)."""
-    parent = list(range(len(fonts)))
+def families(items: list, hashes_of) -> list[list]:
+    """``items`` grouped so that items whose ``hashes_of(item)`` sets share any hash are in one group
+    (union-find), in first-seen order."""
+    parent = list(range(len(items)))
 
     def root(i):
         while parent[i] != i:
@@ -151,15 +151,21 @@ def sample_families(fonts: list[SoundFont]) -> list[list[SoundFont]]:
             i = parent[i]
         return i
 
-    owner: dict[bytes, int] = {}
-    for i, f in enumerate(fonts):
-        for h in sample_hashes(f):
+    owner: dict = {}
+    for i, item in enumerate(items):
+        for h in hashes_of(item):
             j = owner.setdefault(h, i)
             parent[root(i)] = root(j)
-    groups: dict[int, list[SoundFont]] = {}
-    for i, f in enumerate(fonts):
-        groups.setdefault(root(i), []).append(f)
+    groups: dict[int, list] = {}
+    for i, item in enumerate(items):
+        groups.setdefault(root(i), []).append(item)
     return list(groups.values())
+
+
+def sample_families(fonts: list[SoundFont]) -> list[list[SoundFont]]:
+    """Fonts grouped so that fonts sharing any sample are in one group (TimGM6mb and sf_GMbank share
+    two thirds of their samples; the AVL Black Pearl and Red Zeppelin kits a quarter)."""
+    return families(fonts, sample_hashes)
 
 
 def load_soundfont(path: str | os.PathLike) -> SoundFont:

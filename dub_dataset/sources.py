@@ -35,7 +35,7 @@ from .constants import (
     RELEASE_S, SAMPLE_RATE, SILENCE_PEAK, SPLITS, VELOCITY_RANGE,
 )
 from .features import check_config, features_for, image_column
-from .hydrogen import DrumKit, resolve_drumkits
+from .hydrogen import DrumKit, kit_splits, resolve_drumkits
 from .render import Note, create_engine
 from .soundfonts import Preset, SoundFont, resolve_soundfonts, soundfont_splits
 from .spectrogram import images, png_bytes
@@ -247,8 +247,9 @@ class DrumMaker(_SoundFontMaker):
         self.by_split, self.split_rule = _assign(kits, spec.split_by)
         paths = spec.drumkits if spec.drumkits is not None else (None if spec.soundfonts is None else [])
         self.drumkits = resolve_drumkits(paths)
-        for kit in self.drumkits:  # recorded kits: each kit's own split (constants.HYDROGEN_SPLIT)
-            self.by_split[kit.split].append((kit, None))
+        kit_split = kit_splits(self.drumkits)  # recorded kits: the table's split, shared files held out together
+        for kit in self.drumkits:
+            self.by_split[kit_split[kit.path]].append((kit, None))
         self._candidates: dict[str, dict[str, list]] = {}
         self._samples = _SampleCache(self.sr, SAMPLE_CACHE_FILES)
 
@@ -309,7 +310,7 @@ class DrumMaker(_SoundFontMaker):
 
     def _source_name(self, src) -> str:
         if isinstance(src[0], DrumKit):
-            return f"{src[0].name} (Hydrogen kit)"
+            return f"{src[0].name} ({src[0].kind})"
         return super()._source_name(src)
 
 

@@ -83,10 +83,12 @@ def cmd_soundfonts(a) -> int:
         melodic = f"{len(f.melodic()):4d} melodic -> {split[f.path]:10s}" if f.melodic() else " " * 26
         kits = f"{len(f.drum_kits()):3d} kits -> {kit_split[f.path]:10s}" if f.drum_kits() else " " * 23
         print(f"{f.name:24s} {melodic} {kits} {f.path}  [{f.license}]")
-    from dub_dataset.hydrogen import discover_drumkits
+    from dub_dataset.hydrogen import discover_drumkits, kit_splits
 
-    for k in discover_drumkits():  # recorded kits, used by the drums config
-        print(f"{k.name[:24]:24s} {'':26s} {len(k.instruments):3d} hits -> {k.split:10s} {k.path}  [Hydrogen kit; {k.license[:60]}]")
+    recorded = discover_drumkits()  # recorded kits, used by the drums config
+    rec_split = kit_splits(recorded)
+    for k in recorded:
+        print(f"{k.name[:24]:24s} {'':26s} {len(k.instruments):3d} hits -> {rec_split[k.path]:10s} {k.path}  [{k.kind}; {k.license[:60]}]")
     return 0
 
 

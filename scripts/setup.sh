@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libfluidsynth3 ffmpeg libsndfile1 fluid-soundfont-gm timgm6mb-soundfont
               musescore-general-soundfont avldrums.lv2-soundfont csound-soundfont opl3-soundfont
-              hydrogen-drumkits)
+              hydrogen-drumkits hydrogen-data freepats lmms-common sonic-pi-samples)
 # Debian's chromium drives the web-app test (Playwright); DUB_NO_BROWSER=1 skips it (that test is then skipped)
 if [ "${DUB_NO_BROWSER:-0}" != 1 ]; then APT_PACKAGES+=(chromium); fi
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from dub_dataset.hydrogen import DrumKitError, discover_drumkits, drum_class_of_name, load_drumkit
+from dub_dataset.hydrogen import DrumKitError, discover_drumkits, drum_class_of_name, load_drumkit, load_sample_folder
 from dub_dataset.render import Note, get_engine
 from dub_dataset.soundfonts import (
     discover_soundfonts, load_soundfont, sample_hashes, soundfont_split, soundfont_splits, stable_split,
@@ -125,7 +125,7 @@ def test_bad_kit_folders_are_named(tmp_path, capsys):
 
     assert main(["generate", "--config", "drums", "--num-examples", "4", "--out", str(tmp_path / "o"),
                  "--drumkit", str(tmp_path / "nokit")]) != 0
-    assert "nokit: not a Hydrogen drum kit" in capsys.readouterr().err
+    assert "nokit: not a drum kit" in capsys.readouterr().err
     assert main(["generate", "--config", "notes", "--num-examples", "4", "--out", str(tmp_path / "o"),
                  "--drumkit", str(tmp_path)]) != 0
     assert "--drumkit feeds the drums config only" in capsys.readouterr().err
@@ -160,3 +160,119 @@ def test_avl_kits_keys_off_the_gm_map_get_the_class_they_play():
                for c, cands in maker.candidates(split).items() for f, _, n in cands}
     assert classes[("Black_Pearl_4_LV2", 48)] == "open_hihat" and classes[("Black_Pearl_4_LV2", 50)] == "crash"
     assert classes[("TimGM6mb", 48)] == "tom_mid" and classes[("TimGM6mb", 50)] == "tom_high"
+
+
+def _write_patch(path: Path, x: np.ndarray, rate: int, sixteen: bool, unsigned: bool) -> None:
+    """A one-wave GUS patch, laid out field by field (file, instrument and layer headers, then the wave)."""
+    import struct
+
+    if sixteen:
+        raw = (np.round(x * 32767).astype(np.int32) + (32768 if unsigned else 0)).astype("<u2" if unsigned else "<i2")
+    else:
+        raw = (np.round(x * 127).astype(np.int32) + (128 if unsigned else 0)).astype("u1" if unsigned else "i1")
+    data = raw.tobytes()
+    head = b"GF1PATCH110\x00ID#000002\x00" + b"test".ljust(60, b"\x00")
+    head += struct.pack("<BBBHHI", 1, 14, 1, 1, 127, len(data)) + b"\x00" * 36
+    inst = struct.pack("<H16sIB", 0, b"test", len(data), 1) + b"\x00" * 40
+    layer = struct.pack("<BBIB", 0, 0, len(data), 1) + b"\x00" * 40
+    wave = struct.pack("<7sBIIIHIII", b"w", 0, len(data), 0, len(data), rate, 8176, 12543854, 261625)
+    wave += struct.pack("<hB", 512, 7) + b"\x3f" * 12 + b"\x00" * 6 + bytes([(1 if sixteen else 0) | (2 if unsigned else 0)])
+    wave += struct.pack("<HH", 60, 1024) + b"\x00" * 36
+    assert len(head) == 129 and len(inst) == 63 and len(layer) == 47 and len(wave) == 96
+    path.write_bytes(head + inst + layer + wave + data)
+
+
+@pytest.mark.parametrize("sixteen,unsigned", [(True, False), (False, True)])
+def test_gus_patches_decode_to_their_samples(tmp_path, sixteen, unsigned):
+    """A real FluidSynth snare written as a GUS patch (16-bit signed, and 8-bit unsigned) reads back
+    sample for sample at its own rate, and at 16 kHz through load_audio."""
+    from dub_dataset.audio_io import AudioError, load_audio
+    from dub_dataset.gus import read_patch
+
+    kit = next(p for p in load_soundfont(TIMGM).drum_kits() if p.program == 0)
+    x = get_engine("fluidsynth", 22050).render(TIMGM, kit, [Note(0, 0.2, 38, 110)], 0.5, drum=True)
+    x = x / np.abs(x).max() * 0.9
+    _write_patch(tmp_path / "snare.pat", x, 22050, sixteen, unsigned)
+    y, rate = read_patch(tmp_path / "snare.pat")
+    assert rate == 22050 and len(y) == len(x)
+    np.testing.assert_allclose(y, x, atol=1.5 / (32768 if sixteen else 128))
+    z = load_audio(tmp_path / "snare.pat", SR)
+    assert abs(len(z) - len(x) * SR / 22050) <= 2 and np.corrcoef(z[:4000], load_audio(_wav(tmp_path, x), SR)[:4000])[0, 1] > 0.99
+    (tmp_path / "bad.pat").write_bytes(b"GF1PATCH110\x00" + b"\x00" * 50)
+    with pytest.raises(AudioError, match="bad.pat: truncated GUS patch"):
+        load_audio(tmp_path / "bad.pat", SR)
+
+
+def _wav(tmp_path: Path, x: np.ndarray) -> Path:
+    sf.write(tmp_path / "ref.wav", x, 22050, subtype="FLOAT")
+    return tmp_path / "ref.wav"
+
+
+def test_a_sample_folder_is_a_kit_labelled_by_file_names(tmp_path):
+    """A flat folder of real FluidSynth one-shots: files named by a GM key prefix or by what they play
+    become instruments of that class; a name that says nothing is left out; the generator plays them."""
+    from dub_dataset import Spec, generate, load_dub_dataset
+    from dub_dataset.constants import DRUM_CLASSES
+    from dub_dataset.effects import AugmentConfig
+
+    folder = tmp_path / "pack"
+    folder.mkdir()
+    eng = get_engine("fluidsynth", SR)
+    kit = next(p for p in load_soundfont(TIMGM).drum_kits() if p.program == 0)
+    for fname, note in (("042_closed.wav", 42), ("bd_deep.flac", 36), ("hihat_opened01.wav", 46), ("fx_7.wav", 38)):
+        sf.write(folder / fname, eng.render(TIMGM, kit, [Note(0, 0.2, note, 100)], 1.0, drum=True), SR)
+    pack = load_drumkit(folder)
+    assert pack.kind == "sample folder"
+    assert {i.name: (i.drum_class, i.gm_note) for i in pack.instruments} == {
+        "042_closed": ("closed_hihat", 42), "bd_deep": ("kick", 36), "hihat_opened01": ("open_hihat", 46)}
+    out = tmp_path / "ds"
+    generate(Spec("drums", seed=5, soundfonts=[TIMGM], drumkits=[str(folder)], images=(), augment=AugmentConfig.dry()),
+             200, out, progress=False)
+    ds = load_dub_dataset(out, "drums", "train")
+    rows = [ds[i] for i, e in enumerate(ds["engine"]) if e == "sample"]
+    assert {DRUM_CLASSES[r["drum_class"]] for r in rows} <= {"closed_hihat", "kick", "open_hihat"} and len(rows) >= 3
+    assert "pack (sample folder)" in (out / "README.md").read_text()
+    (folder / "kick_broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
+    with pytest.raises(DrumKitError, match="sample kick_broken.wav does not decode"):
+        load_drumkit(folder)
+    assert "kick_broken" not in {i.name for i in load_sample_folder(folder, skip_unreadable=True).instruments}
+    for f in ("bd_deep.flac", "042_closed.wav", "hihat_opened01.wav", "kick_broken.wav"):
+        (folder / f).unlink()
+    with pytest.raises(DrumKitError, match="no sample file has a name dub can map"):
+        load_drumkit(folder)
+
+
+def test_system_sample_folders_are_found_and_play():
+    """FreePats (GUS patches), LMMS and Sonic Pi drum samples join the training kits; FreePats' kick
+    is dark and its closed hi-hat bright, so the patches decode to the sounds their keys name."""
+    from dub_dataset.audio_io import load_audio
+
+    kits = {k.name: k for k in discover_drumkits() if k.kind == "sample folder"}
+    assert {"FreePats drum set", "LMMS drums", "Sonic Pi samples"} <= set(kits), "run scripts/setup.sh"
+    assert all(k.split == "train" for k in kits.values())
+    free = {i.gm_note: i for i in kits["FreePats drum set"].instruments}
+    assert free[36].drum_class == "kick" and free[42].drum_class == "closed_hihat" and len(free) >= 45
+    kick, hat = (load_audio(free[n].layers[0].path, SR) for n in (36, 42))
+    assert band_db(kick, 20, 250) - band_db(kick, 2000, 8000) > 10
+    assert band_db(hat, 2000, 8000) - band_db(hat, 20, 250) > 10
+    assert len({i.drum_class for k in kits.values() for i in k.instruments}) == 12
+
+
+def test_recorded_kits_sharing_a_file_are_held_out_together(tmp_path):
+    """Hydrogen's GMRockKit is made of The Black Pearl's files (which validate), so it validates too;
+    a user's sample folder holding one Black Pearl file is held out with it, while a folder without one trains."""
+    from dub_dataset.hydrogen import kit_splits
+
+    kits = {k.name: k for k in discover_drumkits()}
+    pearl, rock = kits["The Black Pearl 1.0"], kits["GMRockKit"]
+    assert rock.split == "train"  # what the table alone says
+    splits = kit_splits(list(kits.values()))
+    assert splits[rock.path] == "validation" and splits[kits["LMMS drums"].path] == "train"
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    shutil.copyfile(pearl.instruments[0].layers[0].path, mine / "kick01.wav")
+    shutil.copyfile(kits["LMMS drums"].instruments[0].layers[0].path, tmp_path / "snare01.ogg")
+    assert kit_splits([pearl, load_sample_folder(mine)])[str(mine.resolve())] == "validation"
+    (mine / "kick01.wav").unlink()
+    shutil.move(tmp_path / "snare01.ogg", mine / "snare01.ogg")
+    assert kit_splits([pearl, load_sample_folder(mine)])[str(mine.resolve())] == "train"
