@@ -45,7 +45,7 @@ HYDROGEN_LEVEL = 0.5  # a recorded kit's full-velocity hit peaks near SoundFont 
 # Share of a class's hits drawn from recorded (Hydrogen) kits when SoundFont kits have it too: a few
 # hundred recorded instruments would otherwise drown among thousands of SoundFont keys.
 RECORDED_SHARE = 0.4
-SAMPLE_CACHE_FILES = 1024  # decoded recorded-kit samples kept (about 100 MB for all of hydrogen-drumkits)
+SAMPLE_CACHE_FILES = 1024  # decoded recorded-kit samples kept (about 110 MB for all the system's kits)
 
 
 @dataclass
@@ -58,7 +58,8 @@ class Spec:
     clip_s: float | None = None  # None: constants.CLIP_S[config]
     soundfonts: list[str] | None = None  # None: every SoundFont found on the system
     sample_dir: str | None = None  # the folder config's root
-    # drums: Hydrogen kit folders; None: the system's kits when ``soundfonts`` is None too, else none
+    # drums: recorded kit folders (Hydrogen kits, one-shot sample folders); None: the system's kits when
+    # ``soundfonts`` is None too, else none
     drumkits: list[str] | None = None
     engines: tuple[str, ...] = ENGINES
     images: tuple[str, ...] = IMAGE_KINDS

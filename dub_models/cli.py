@@ -252,8 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--num-shards", type=int, default=1, help="machines sharing the job")
     g.add_argument("--soundfont", action="append", help="SoundFont path (repeat); default: all system ones")
     g.add_argument("--drumkit", action="append",
-                   help="drums: a Hydrogen kit folder (repeat; --drumkit '' for none); default: the system's "
-                        "kits (hydrogen-drumkits) when no --soundfont is given")
+                   help="drums: a Hydrogen kit folder or a flat folder of one-shot samples named by what they "
+                        "play (repeat; --drumkit '' for none); default: the system's recorded kits (Hydrogen, "
+                        "FreePats, LMMS, Sonic Pi) when no --soundfont is given")
     g.add_argument("--sample-dir", help="folder: one sub-folder of samples per instrument; mixtures: a folder of MIDI files")
     g.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
     g.add_argument("--clip-seconds", type=float, default=None, help="default: 2 (drums), 4 (notes, folder)")

@@ -107,9 +107,26 @@ def test_evaluate_cli_rescores_the_held_out_split_by_effect(trained, drums_ds):
     hits = sum(g["accuracy"] * g["examples"] for g in r["by_source"].values())
     assert hits == pytest.approx(r["accuracy"] * r["examples"], abs=0.01 * len(kits))
     assert all(c["true"] != c["predicted"] and c["count"] > 0 for c in r["top_confusions"])
+    tom_swaps = sum(c["count"] for c in r["top_confusions"] if c["true"].startswith("tom_") and c["predicted"].startswith("tom_"))
+    assert r["accuracy_toms_merged"] >= r["accuracy"] + tom_swaps / r["examples"] - 1e-4
     bad = subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--task", "effects", "--model", str(out),
                           "--dataset", str(drums_ds)], capture_output=True, text=True, check=False)
     assert bad.returncode != 0 and "not for effects" in bad.stderr
+
+
+def test_drums_accuracy_with_toms_merged_forgives_only_tom_for_tom():
+    """A low tom called high counts under ``accuracy_toms_merged`` (kits tune their toms semitones
+    apart), a kick called a tom does not."""
+    from dub_models.tasks import get_task
+    from dub_models.train import metrics
+
+    task = get_task("drums")
+    ix = {n: i for i, n in enumerate(task.labels)}
+    truth = np.array([ix["tom_low"], ix["tom_mid"], ix["kick"], ix["snare"]])
+    pred = np.array([ix["tom_high"], ix["tom_mid"], ix["tom_low"], ix["clap"]])
+    out = metrics(task, np.eye(len(task.labels))[pred], truth)
+    assert out["accuracy"] == 0.25 and out["accuracy_toms_merged"] == 0.5 and out["score"] == 0.25
+    assert "accuracy_toms_merged" not in metrics(get_task("instrument"), np.eye(128)[:4], np.arange(4))
 
 
 def test_classify_bad_input(trained, tmp_path):
