@@ -163,6 +163,8 @@ def load_sample_folder(folder: str | Path, name: str | None = None, license: str
     decode raises DrumKitError naming it, or is left out with ``skip_unreadable`` (the system
     packs: LMMS's kick04.ogg is Vorbis inside a WAV container, which FFmpeg cannot read)."""
     folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise DrumKitError(f"{folder}: not a drum kit (no such folder)")
     files = _sample_files(folder)
     if not files:
         raise DrumKitError(f"{folder}: not a drum kit (no drumkit.xml, and no one-shot sample files: "

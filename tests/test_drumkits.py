@@ -125,7 +125,7 @@ def test_bad_kit_folders_are_named(tmp_path, capsys):
 
     assert main(["generate", "--config", "drums", "--num-examples", "4", "--out", str(tmp_path / "o"),
                  "--drumkit", str(tmp_path / "nokit")]) != 0
-    assert "nokit: not a drum kit" in capsys.readouterr().err
+    assert "nokit: not a drum kit (no such folder)" in capsys.readouterr().err
     assert main(["generate", "--config", "notes", "--num-examples", "4", "--out", str(tmp_path / "o"),
                  "--drumkit", str(tmp_path)]) != 0
     assert "--drumkit feeds the drums config only" in capsys.readouterr().err
