@@ -72,8 +72,10 @@ def dataset_card(meta: dict) -> str:
             lines.append("- SoundFonts and their licences (the audio inherits them):")
             lines += [f"  - {f['file']}: {f['license']}" for f in m["soundfonts"]]
         if m.get("drumkits"):
-            lines.append("- Hydrogen drum kits (recorded; instrument names mapped to the coarse classes) and their licences:")
-            lines += [f"  - {k['name']}: {k['license']}" for k in m["drumkits"]]
+            lines.append("- Recorded drum kits (Hydrogen kits, one-shot sample folders; instrument or file names, or a "
+                         "file's GM key prefix, give the coarse class), their splits and licences:")
+            lines += [f"  - {k['name']} ({k.get('kind', 'Hydrogen kit')}, {k['split']}): {k['license']}" if "split" in k
+                      else f"  - {k['name']}: {k['license']}" for k in m["drumkits"]]
         if name == "drums":
             lines.append("- Coarse classes by GM note: " + "; ".join(
                 f"{c} {list(n)}" for c, n in DRUM_CLASS_NOTES.items()) + "; other_percussion: every other note 35-81.")

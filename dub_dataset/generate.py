@@ -210,8 +210,8 @@ def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shard
         "examples_per_file": examples_per_file, "num_shards": num_shards, "split_rule": maker.split_rule,
         "sources": maker.describe(), "dub_version": __version__,
         "soundfonts": [{"name": f.name, "file": Path(f.path).name, "license": f.license} for f in fonts],
-        "drumkits": [{"name": k.name, "folder": Path(k.path).name, "license": k.license}
-                     for k in getattr(maker, "drumkits", [])],
+        "drumkits": [{"name": k.name, "folder": Path(k.path).name, "kind": k.kind, "split": maker.kit_split[k.path],
+                      "license": k.license} for k in getattr(maker, "drumkits", [])],
         "features": maker.features().to_dict(),
     }
     _atomic_write(meta_path, json.dumps(meta, indent=1))

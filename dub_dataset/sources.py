@@ -248,9 +248,9 @@ class DrumMaker(_SoundFontMaker):
         self.by_split, self.split_rule = _assign(kits, spec.split_by)
         paths = spec.drumkits if spec.drumkits is not None else (None if spec.soundfonts is None else [])
         self.drumkits = resolve_drumkits(paths)
-        kit_split = kit_splits(self.drumkits)  # recorded kits: the table's split, shared files held out together
+        self.kit_split = kit_splits(self.drumkits)  # recorded kits: the table's split, shared files held out together
         for kit in self.drumkits:
-            self.by_split[kit_split[kit.path]].append((kit, None))
+            self.by_split[self.kit_split[kit.path]].append((kit, None))
         self._candidates: dict[str, dict[str, list]] = {}
         self._samples = _SampleCache(self.sr, SAMPLE_CACHE_FILES)
 

@@ -231,7 +231,8 @@ def test_a_sample_folder_is_a_kit_labelled_by_file_names(tmp_path):
     ds = load_dub_dataset(out, "drums", "train")
     rows = [ds[i] for i, e in enumerate(ds["engine"]) if e == "sample"]
     assert {DRUM_CLASSES[r["drum_class"]] for r in rows} <= {"closed_hihat", "kick", "open_hihat"} and len(rows) >= 3
-    assert "pack (sample folder)" in (out / "README.md").read_text()
+    card = (out / "README.md").read_text()
+    assert "pack (sample folder)" in card and "  - pack (sample folder, train): unknown" in card
     (folder / "kick_broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunkjunkjunk")
     with pytest.raises(DrumKitError, match="sample kick_broken.wav does not decode"):
         load_drumkit(folder)
