@@ -17,6 +17,7 @@ from .constants import DRUM_BANK, DRUM_CHANNEL, ENGINES, SAMPLE_RATE
 from .soundfonts import Preset, SoundFontError
 
 PITCH_BEND_RANGE_CENTS = 200.0  # both engines' default pitch-wheel range: 2 semitones
+MAX_BEND_CENTS = 2400.0  # the widest detune a render takes (RPN 0 allows up to 24 semitones here)
 FLUIDSYNTH_GAIN = 0.8  # matches TinySoundFont's 0 dB output level within ~1 dB
 
 
@@ -61,7 +62,15 @@ class _Engine:
         n_total = int(round(duration_s * self.sample_rate))
         chan = DRUM_CHANNEL if drum else 0
         self._select(chan, self._sfid(font_path), preset, drum)
-        bend = int(round(np.clip(bend_cents / PITCH_BEND_RANGE_CENTS, -1, 1) * 8191))
+        if abs(bend_cents) > MAX_BEND_CENTS:
+            raise ValueError(f"bend_cents={bend_cents:g}: at most {MAX_BEND_CENTS:g} cents")
+        # Beyond the default 2 semitones the wheel's range is widened for this render only, so
+        # renders within it stay sample-identical to what they always were.
+        wide = abs(bend_cents) > PITCH_BEND_RANGE_CENTS
+        range_cents = float(np.ceil(abs(bend_cents) / 100.0) * 100.0) if wide else PITCH_BEND_RANGE_CENTS
+        if wide:
+            self._bend_range(chan, int(range_cents // 100))
+        bend = int(round(np.clip(bend_cents / range_cents, -1, 1) * 8191))
         self._bend(chan, bend)
         events = sorted(
             [(int(round(n.onset_s * self.sample_rate)), 1, n) for n in notes]
@@ -83,6 +92,8 @@ class _Engine:
             out.append(self._generate(n_total - pos))
         self._silence(chan)
         self._bend(chan, 0)
+        if wide:
+            self._bend_range(chan, int(PITCH_BEND_RANGE_CENTS // 100))
         audio = np.concatenate(out) if out else np.zeros(0, np.float32)
         return np.ascontiguousarray(audio[:n_total], dtype=np.float32)
 
@@ -120,6 +131,10 @@ class FluidSynthEngine(_Engine):
 
     def _bend(self, chan, value):
         self._synth.pitch_bend(chan, value)
+
+    def _bend_range(self, chan, semitones):
+        for ctrl, val in ((101, 0), (100, 0), (6, semitones), (38, 0), (101, 127), (100, 127)):  # RPN 0
+            self._synth.cc(chan, ctrl, val)
 
     def _on(self, chan, pitch, velocity):
         self._synth.noteon(chan, pitch, velocity)
@@ -173,6 +188,9 @@ class TinySoundFontEngine(_Engine):
 
     def _bend(self, chan, value):
         self._synth.pitchbend(chan, 8192 + value)
+
+    def _bend_range(self, chan, semitones):
+        self._synth.pitchbend_range(chan, float(semitones))
 
     def _on(self, chan, pitch, velocity):
         self._synth.noteon(chan, pitch, velocity)

@@ -24,6 +24,22 @@ def test_pitch_wheel_detunes_by_cents(engine, cents, small_fonts):
 
 
 @pytest.mark.parametrize("engine", ENGINES)
+def test_pitch_wheel_beyond_two_semitones_then_back(engine, small_fonts):
+    # wider shifts widen the wheel's range for that render only: the next render bends as before
+    eng = get_engine(engine, SR)
+    for cents in (450, -700, 100):
+        x = eng.render(TIMGM, Preset("Piano", 0, 0), [Note(0, 2.0, 69, 100)], 2.0, bend_cents=cents)
+        assert dominant_hz(x[SR // 10: SR]) == pytest.approx(440 * 2 ** (cents / 1200), rel=0.006)
+    kit = load_soundfont(TIMGM).drum_kits()[0]
+    hit = [Note(0, 0.1, 47, 110)]
+    flat, sharp = (dominant_hz(eng.render(TIMGM, kit, hit, 0.5, drum=True, bend_cents=c)[: SR // 4]) for c in (0, 400))
+    # drum kits follow the wheel too (a clipped wheel would give 2 ** (200 / 1200) = 1.12)
+    assert sharp / flat == pytest.approx(2 ** (400 / 1200), rel=0.04)
+    with pytest.raises(ValueError, match="at most"):
+        eng.render(TIMGM, Preset("Piano", 0, 0), [Note(0, 1.0, 69, 100)], 1.0, bend_cents=3000)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_drum_hits_sound_in_every_coarse_class(engine, small_fonts):
     font = load_soundfont(TIMGM)
     kit = font.drum_kits()[0]
