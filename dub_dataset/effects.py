@@ -40,6 +40,9 @@ def _butter(kind: str, cutoff: tuple[float, ...], sr: int):
     return scipy.signal.butter(FILTER_ORDER, wn, btype=kind, fs=sr, output="sos")
 
 
+MAX_PITCH_SHIFT_CENTS = 2400.0  # the synth's widest pitch-wheel range (render.MAX_BEND_CENTS)
+
+
 @dataclass
 class AugmentConfig:
     """Probability that each step is applied; 0 turns a step off, ``AugmentConfig.dry()`` all."""
@@ -56,6 +59,11 @@ class AugmentConfig:
     mp3: float = 0.15
     max_pitch_shift_cents: float = 30.0
     time_stretch_range: tuple[float, float] = (0.9, 1.1)
+
+    def __post_init__(self):
+        if not 0.0 <= self.max_pitch_shift_cents <= MAX_PITCH_SHIFT_CENTS:
+            raise ValueError(f"max_pitch_shift_cents={self.max_pitch_shift_cents:g}: "
+                             f"between 0 and {MAX_PITCH_SHIFT_CENTS:g} cents")
 
     @classmethod
     def dry(cls) -> "AugmentConfig":

@@ -17,7 +17,7 @@ from .constants import DRUM_BANK, DRUM_CHANNEL, ENGINES, SAMPLE_RATE
 from .soundfonts import Preset, SoundFontError
 
 PITCH_BEND_RANGE_CENTS = 200.0  # both engines' default pitch-wheel range: 2 semitones
-MAX_BEND_CENTS = 2400.0  # the widest detune a render takes (RPN 0 allows up to 24 semitones here)
+MAX_BEND_CENTS = 2400.0  # the widest detune a render takes (effects.MAX_PITCH_SHIFT_CENTS)
 FLUIDSYNTH_GAIN = 0.8  # matches TinySoundFont's 0 dB output level within ~1 dB
 
 

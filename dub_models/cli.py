@@ -263,7 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--split-by", default="auto", choices=("auto", "soundfont", "preset"))
     g.add_argument("--dry", action="store_true", help="no augmentation")
     g.add_argument("--max-pitch-shift-cents", type=float, default=AugmentConfig.max_pitch_shift_cents,
-                   help="largest detune drawn (default: slight)")
+                   help="largest detune drawn, in cents (default: slight; drum kits differ by several semitones)")
     g.add_argument("--push-to-hub", metavar="ORG/NAME")
     g.add_argument("--private", action="store_true")
     g.add_argument("--quiet", action="store_true", help="no progress bar")

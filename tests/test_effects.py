@@ -150,3 +150,12 @@ def test_peak_cap_records_output_gain(pluck):
     p = dry(gain_db=6.0, distortion_drive_db=30.0)
     y = apply(pluck, p)
     assert np.abs(y).max() <= 0.99 + 1e-6 and p["output_gain_db"] < 0
+
+
+def test_pitch_shift_range_is_checked():
+    from dub_dataset.effects import AugmentConfig
+
+    assert AugmentConfig(max_pitch_shift_cents=400).max_pitch_shift_cents == 400
+    for bad in (-1.0, 2401.0):
+        with pytest.raises(ValueError, match="max_pitch_shift_cents"):
+            AugmentConfig(max_pitch_shift_cents=bad)
