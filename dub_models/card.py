@@ -8,16 +8,25 @@ from pathlib import Path
 import numpy as np
 
 
-def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str) -> None:
-    """Row-normalised confusion matrix as a PNG (true rows, predicted columns), PIL only."""
+def _count(n: int) -> str:
+    """A count in at most four characters: 987, 1.2k, 12k."""
+    return str(n) if n < 1000 else f"{n / 1000:.1f}k" if n < 9950 else f"{round(n / 1000)}k"
+
+
+def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str,
+                  support: np.ndarray | None = None) -> None:
+    """Confusion matrix as a PNG (true rows, predicted columns, counts in the cells), PIL only.
+    Shading is each cell over its row's ``support`` (default: the row's sum; a multi-label
+    task passes the number of clips carrying each label)."""
     from PIL import Image, ImageDraw
 
     n = len(names)
     cell, left, top = 28, 150, 40
-    img = Image.new("RGB", (left + n * cell + 10, top + n * cell + 150), "white")
+    img = Image.new("RGB", (max(left + n * cell + 10, 8 * len(title) + 20), top + n * cell + 150), "white")
     d = ImageDraw.Draw(img)
     d.text((10, 10), title, fill="black")
-    rows = cm / np.maximum(1, cm.sum(1, keepdims=True))
+    total = cm.sum(1) if support is None else np.asarray(support)
+    rows = np.clip(cm / np.maximum(1, total)[:, None], 0, 1)
     for i in range(n):
         d.text((5, top + i * cell + 8), names[i][:22], fill="black")
         for j in range(n):
@@ -26,7 +35,7 @@ def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str) -> N
             d.rectangle([left + j * cell, top + i * cell, left + (j + 1) * cell - 1, top + (i + 1) * cell - 1],
                         fill=(shade, shade, 255) if i != j else (shade, 255, shade))
             if cm[i, j]:
-                d.text((left + j * cell + 4, top + i * cell + 8), str(int(cm[i, j]))[:3],
+                d.text((left + j * cell + 2, top + i * cell + 8), _count(int(cm[i, j])),
                        fill="black" if v < 0.6 else "white")
     for j in range(n):  # column names, written downwards
         label = Image.new("RGB", (140, 14), "white")
@@ -35,8 +44,16 @@ def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str) -> N
     img.save(path)
 
 
-def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: int, epochs_run: int | None = None,
+def confusion_title(task) -> str:
+    if task.multi_label:
+        return f"dub {task.name}, test split (held-out SoundFonts): rows, clips with the label; columns, labels predicted"
+    return f"dub {task.name}: test split (held-out SoundFonts)"
+
+
+def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: int, epochs_run: int | None = None,
                      data_note: str | None = None, extra: str = "") -> None:
+    """The model card (README.md) of a trained classifier; ``confusion``: ``train.confusion``'s
+    (counts, names, row clips) on the test split, drawn as confusion_matrix.png, or None."""
     from huggingface_hub import EvalResult, ModelCard, ModelCardData
 
     test = scored.get("test", {})
@@ -60,8 +77,8 @@ def write_model_card(out: Path, task, args, scored: dict, cm, names, n_train: in
                          tags=["audio", "music", "dub", task.name, "cnn" if is_cnn else "audio-spectrogram-transformer"],
                          model_name=f"dub-{task.name}", eval_results=evals or None,
                          metrics=[main_metric])
-    if cm is not None:
-        confusion_png(cm, names, out / "confusion_matrix.png", f"dub {task.name}: test split (held-out SoundFonts)")
+    if confusion is not None:
+        confusion_png(confusion[0], confusion[1], out / "confusion_matrix.png", confusion_title(task), confusion[2])
 
     def fmt(d):
         return ", ".join(f"{k} {v:.3f}" for k, v in d.items() if k != "score" and "/" not in k) or "n/a"

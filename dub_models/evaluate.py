@@ -232,10 +232,11 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
         # by source: which kits or programs of the held-out fonts are hard (a font's own key map, say)
         src = np.array([f"{f} / {i}" for f, i in zip(ds["soundfont"], ds["instrument"])])
         result["by_source"] = {k: scores(src == k) for k in sorted(set(src))}
-    if not task.multi_label:
-        from .train import confusion
+    from .train import confusion
 
-        cm, labels = confusion(task, logits, y)
+    cm, labels, support = confusion(task, logits, y)
+    result["confusion"] = {"labels": labels, "counts": cm.tolist(), "row_clips": support.tolist()}
+    if not task.multi_label:
         off = [(int(cm[i, j]), labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels)) if i != j and cm[i, j]]
         result["top_confusions"] = [{"true": t, "predicted": p, "count": c} for c, t, p in sorted(off, reverse=True)[:5]]
     return result

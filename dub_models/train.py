@@ -238,9 +238,16 @@ def metrics(task: Task, logits: np.ndarray, y: np.ndarray) -> dict:
     return out
 
 
-def confusion(task: Task, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list[str]]:
+def confusion(task: Task, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Counts of (true, predicted) pairs, the label names, and each row's number of clips.
+    Multi-label: row i counts the clips that carry label i and column j those of them given label
+    j, so the diagonal over the row's clips is recall and an off-diagonal cell shows which other
+    label the model adds (or puts in its place) when label i is present."""
     from dub_dataset.constants import GM_FAMILIES
 
+    if task.multi_label:
+        truth, pred = (y > 0.5).astype(np.int64), (logits > 0).astype(np.int64)
+        return truth.T @ pred, list(task.labels), truth.sum(0)
     if task.name == "instrument":
         probs = np.exp(logits - logits.max(1, keepdims=True))
         pred, truth, names = probs.reshape(len(probs), -1, 8).sum(2).argmax(1), y // 8, list(GM_FAMILIES)
@@ -248,7 +255,7 @@ def confusion(task: Task, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
         pred, truth, names = logits.argmax(1), y, list(task.labels)
     cm = np.zeros((len(names), len(names)), dtype=np.int64)
     np.add.at(cm, (truth, pred), 1)
-    return cm, names
+    return cm, names, cm.sum(1)
 
 
 def evaluate_transcription(model, loader, accelerator, notes: np.ndarray) -> dict:
@@ -463,7 +470,7 @@ def training_function(args: TrainArgs) -> dict:
                 m, logits, y = evaluate(best.to(eval_acc.device), loader, eval_acc, task, data[split][1])
                 scored[split] = m
                 if split == "test" and not transcription:
-                    cm, names = confusion(task, logits, y) if not task.multi_label else (None, None)
+                    cm = confusion(task, logits, y)
         results.update(scored)
         if transcription:
             from .card import write_transcriber_card
@@ -471,8 +478,7 @@ def training_function(args: TrainArgs) -> dict:
             write_transcriber_card(out, best, args, scored, n_train=len(data["train"][1]), epochs_run=progress.epoch,
                                    data_note=describe_data(args, task))
         else:
-            write_model_card(out, task, args, scored, cm if not task.multi_label and "test" in data else None,
-                             names if not task.multi_label and "test" in data else None,
+            write_model_card(out, task, args, scored, cm if "test" in data else None,
                              n_train=len(data["train"][1]), epochs_run=progress.epoch,
                              data_note=describe_data(args, task))
         (out / "train_results.json").write_text(json.dumps(results, indent=1))

@@ -103,8 +103,19 @@ def _assemble(a, tmp: Path) -> None:
             shutil.copytree(a.compare, old_dir)
             old = evaluate_classifier(a.dataset, task=a.task, model=str(old_dir), split=a.split, num_examples=a.num_examples)
             shutil.rmtree(old_dir)
+        import numpy as np
+
+        from dub_models.card import confusion_png, confusion_title
+        from dub_models.tasks import get_task
+
+        conf = new["confusion"]  # drawn from these clips, so the picture matches the card's tables
+        confusion_png(np.array(conf["counts"]), conf["labels"], tmp / "confusion_matrix.png",
+                      confusion_title(get_task(a.task)), np.array(conf["row_clips"]))
         card = (tmp / "README.md").read_text()
-        card = card.split("\n" + SECTION)[0].rstrip() + "\n\n" + breakdown(new, old, "previous model" if old else None)
+        card = card.split("\n" + SECTION)[0].rstrip()
+        if "(confusion_matrix.png)" not in card:
+            card += "\n\n![confusion matrix](confusion_matrix.png)"
+        card += "\n\n" + breakdown(new, old, "previous model" if old else None)
         (tmp / "README.md").write_text(card)
         print(f"{a.task}: {_main_metric(new)} {new[_main_metric(new)]:.4f}" + (f" (compared: {old[_main_metric(old)]:.4f})" if old else ""))
 

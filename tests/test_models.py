@@ -256,3 +256,34 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
     expected = {n: sum(i in e for e in val["effects"]) for i, n in enumerate(names)} | {"dry": sum(not e for e in val["effects"])}
     assert {k: v["support"] for k, v in r["per_label"].items()} == expected
     assert all(0 <= v["f1"] <= 1 for v in r["per_label"].values())
+    # the multi-label confusion: rows are the clips carrying a label, the diagonal its recall
+    conf = r["confusion"]
+    assert conf["labels"] == list(r["per_label"]) and (tmp_path / "default" / "confusion_matrix.png").exists()
+    assert conf["row_clips"] == [r["per_label"][n]["support"] for n in conf["labels"]]
+    for i, n in enumerate(conf["labels"]):
+        assert conf["counts"][i][i] == round(r["per_label"][n]["recall"] * r["per_label"][n]["support"])
+
+
+def test_multi_label_confusion_counts_rows_by_true_label(tmp_path):
+    from PIL import Image
+
+    from dub_models.card import confusion_png
+    from dub_models.tasks import get_task
+    from dub_models.train import confusion
+
+    task = get_task("effects")
+    ix = {n: i for i, n in enumerate(task.labels)}
+    y = np.zeros((3, len(task.labels)), np.float32)
+    y[0, [ix["reverb"], ix["delay"]]] = 1  # reverb and delay, predicted reverb and chorus
+    y[1, ix["reverb"]] = 1                  # reverb, predicted nothing
+    y[2, ix["dry"]] = 1                     # dry, predicted dry
+    logits = -np.ones_like(y)
+    logits[0, [ix["reverb"], ix["chorus"]]] = 1
+    logits[2, ix["dry"]] = 1
+    cm, names, rows = confusion(task, logits, y)
+    assert names == list(task.labels) and rows[ix["reverb"]] == 2 and rows[ix["delay"]] == 1
+    assert cm[ix["reverb"], ix["reverb"]] == 1 and cm[ix["reverb"], ix["chorus"]] == 1
+    assert cm[ix["delay"], ix["reverb"]] == 1 and cm[ix["delay"], ix["delay"]] == 0 and cm[ix["dry"], ix["dry"]] == 1
+    assert cm.sum() == 5  # one count per (true label, predicted label) pair of the same clip
+    confusion_png(cm * 700, names, tmp_path / "c.png", "t", rows * 700)  # counts over 999 drawn as "1.4k"
+    assert Image.open(tmp_path / "c.png").size[0] > 150 + 28 * len(names)
