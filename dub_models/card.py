@@ -22,7 +22,7 @@ def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str,
 
     n = len(names)
     cell, left, top = 28, 150, 40
-    img = Image.new("RGB", (max(left + n * cell + 10, 8 * len(title) + 20), top + n * cell + 150), "white")
+    img = Image.new("RGB", (max(left + n * cell + 10, 6 * len(title) + 20), top + n * cell + 150), "white")
     d = ImageDraw.Draw(img)
     d.text((10, 10), title, fill="black")
     total = cm.sum(1) if support is None else np.asarray(support)
