@@ -46,7 +46,7 @@ def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str,
 
 def confusion_title(task) -> str:
     if task.multi_label:
-        return f"dub {task.name}, test split (held-out SoundFonts): rows, clips with the label; columns, labels predicted"
+        return f"dub {task.name}, test split (held-out SoundFonts): rows, clips with the label; off the diagonal, labels wrongly added"
     return f"dub {task.name}: test split (held-out SoundFonts)"
 
 

@@ -240,14 +240,16 @@ def metrics(task: Task, logits: np.ndarray, y: np.ndarray) -> dict:
 
 def confusion(task: Task, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Counts of (true, predicted) pairs, the label names, and each row's number of clips.
-    Multi-label: row i counts the clips that carry label i and column j those of them given label
-    j, so the diagonal over the row's clips is recall and an off-diagonal cell shows which other
-    label the model adds (or puts in its place) when label i is present."""
+    Multi-label: row i holds the clips that carry label i. On the diagonal, those given label i
+    (over the row's clips: recall); off it, in column j, those given label j that they do not
+    carry: the label the model wrongly adds when label i is present."""
     from dub_dataset.constants import GM_FAMILIES
 
     if task.multi_label:
         truth, pred = (y > 0.5).astype(np.int64), (logits > 0).astype(np.int64)
-        return truth.T @ pred, list(task.labels), truth.sum(0)
+        cm = truth.T @ (pred * (1 - truth))  # zero on the diagonal
+        cm[np.diag_indices_from(cm)] = (truth * pred).sum(0)
+        return cm, list(task.labels), truth.sum(0)
     if task.name == "instrument":
         probs = np.exp(logits - logits.max(1, keepdims=True))
         pred, truth, names = probs.reshape(len(probs), -1, 8).sum(2).argmax(1), y // 8, list(GM_FAMILIES)
