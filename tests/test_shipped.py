@@ -34,8 +34,9 @@ def test_shipped_models_are_small_and_complete():
         folder = WEIGHTS_DIR / task
         if not folder.exists():
             continue
-        for name in ("model.safetensors", "config.json", "preprocessor_config.json", "README.md"):
+        for name in ("model.safetensors", "config.json", "preprocessor_config.json", "README.md", "confusion_matrix.png"):
             assert (folder / name).exists(), f"{task}/{name}"
+        assert "(confusion_matrix.png)" in (folder / "README.md").read_text(), f"{task}: the card shows its matrix"
         assert (folder / "model.safetensors").stat().st_size < 20e6
 
 
