@@ -450,6 +450,8 @@ def training_function(args: TrainArgs) -> dict:
             accelerator.wait_for_everyone()
             if accelerator.is_main_process:
                 accelerator.unwrap_model(model).save_pretrained(out / "best", safe_serialization=True)
+                if fe is not None:  # best/ loads in pipeline() even if the run stops before its end
+                    fe.save_pretrained(out / "best")
         accelerator.save_state()
     accelerator.end_training()
 
