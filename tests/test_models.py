@@ -191,7 +191,9 @@ def test_init_from_a_dub_model_starts_from_its_weights(trained, drums_ds, tmp_pa
     src, src_res = trained
     res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path), epochs=1,
                                       init_from=str(src), lr=0.0, batch_size=32, tracker=None, num_threads=2))
-    assert res["test"]["accuracy"] == pytest.approx(src_res["test"]["accuracy"])
+    # batch-norm running statistics still move in an lr-0 epoch, so a few clips may change (a
+    # fresh model would be near chance, 0.08); the learned weights are compared exactly below
+    assert res["test"]["accuracy"] == pytest.approx(src_res["test"]["accuracy"], abs=0.05)
     a, b = load_file(src / "model.safetensors"), load_file(tmp_path / "model.safetensors")
     learned = [k for k in a if "running_" not in k and "num_batches" not in k]  # batch-norm statistics move
     assert a.keys() == b.keys() and learned and all(np.array_equal(a[k], b[k]) for k in learned)
