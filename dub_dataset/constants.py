@@ -2,6 +2,7 @@
 
 # Audio
 SAMPLE_RATE = 16_000  # Hz, the dataset's and the models' default rate
+MAX_PITCH_SHIFT_CENTS = 2400.0  # widest detune: the synths' pitch wheel is widened up to 24 semitones
 SILENCE_PEAK = 1e-4  # a render whose absolute peak stays below this (-80 dBFS) "does not sound"
 OUTPUT_PEAK = 0.99  # peak after augmentation is capped here (gain recorded)
 

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .constants import EFFECTS, FILTER_TYPES, OUTPUT_PEAK
+from .constants import EFFECTS, FILTER_TYPES, MAX_PITCH_SHIFT_CENTS, OUTPUT_PEAK
 
 FILTER_ORDER = 4
 
@@ -38,9 +38,6 @@ def _butter(kind: str, cutoff: tuple[float, ...], sr: int):
 
     wn = cutoff[0] if len(cutoff) == 1 else list(cutoff)
     return scipy.signal.butter(FILTER_ORDER, wn, btype=kind, fs=sr, output="sos")
-
-
-MAX_PITCH_SHIFT_CENTS = 2400.0  # the synth's widest pitch-wheel range (render.MAX_BEND_CENTS)
 
 
 @dataclass

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .constants import DRUM_BANK, DRUM_CHANNEL, ENGINES, SAMPLE_RATE
+from .constants import DRUM_BANK, DRUM_CHANNEL, ENGINES, MAX_PITCH_SHIFT_CENTS, SAMPLE_RATE
 from .soundfonts import Preset, SoundFontError
 
 PITCH_BEND_RANGE_CENTS = 200.0  # both engines' default pitch-wheel range: 2 semitones
-MAX_BEND_CENTS = 2400.0  # the widest detune a render takes (effects.MAX_PITCH_SHIFT_CENTS)
 FLUIDSYNTH_GAIN = 0.8  # matches TinySoundFont's 0 dB output level within ~1 dB
 
 
@@ -62,8 +61,8 @@ class _Engine:
         n_total = int(round(duration_s * self.sample_rate))
         chan = DRUM_CHANNEL if drum else 0
         self._select(chan, self._sfid(font_path), preset, drum)
-        if abs(bend_cents) > MAX_BEND_CENTS:
-            raise ValueError(f"bend_cents={bend_cents:g}: at most {MAX_BEND_CENTS:g} cents")
+        if abs(bend_cents) > MAX_PITCH_SHIFT_CENTS:
+            raise ValueError(f"bend_cents={bend_cents:g}: at most {MAX_PITCH_SHIFT_CENTS:g} cents")
         # Beyond the default 2 semitones the wheel's range is widened for this render only, so
         # renders within it stay sample-identical to what they always were.
         wide = abs(bend_cents) > PITCH_BEND_RANGE_CENTS
