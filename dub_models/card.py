@@ -85,6 +85,9 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
 
     masks = getattr(args, "spec_augment", None)
     augment_note = f"SpecAugment ({masks} frequency and time masks)" if masks else "no SpecAugment"
+    eq = getattr(args, "spec_eq", 0.0)
+    if eq:
+        augment_note += f", random EQ (gains up to ±{eq:g} dB at 6 points over the mel axis)"
 
     src = data_note or args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
     head = ", head over time-pooled features that keeps the frequency axis" if freq_head else ""

@@ -103,7 +103,7 @@ def cmd_train(a) -> int:
         seed=a.seed, resume=a.resume, epochs_per_run=a.epochs_per_run, tracker=None if a.tracker == "none" else a.tracker,
         max_train_examples=a.max_train_examples, max_eval_examples=a.max_eval_examples, stream=a.stream, stream_examples=a.stream_examples,
         soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub,
-        weight_decay=a.weight_decay, spec_augment=a.spec_augment))
+        weight_decay=a.weight_decay, spec_augment=a.spec_augment, spec_eq=a.spec_eq))
     print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1))
     print(f"saved to {a.output_dir}")
     return 0
@@ -312,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--spec-augment", type=int, metavar="MASKS",
                    help="SpecAugment frequency and time masks per example (0: off); default: the task's "
                         "(2; 0 for effects, where a masked band would look like a filter)")
+    t.add_argument("--spec-eq", type=float, default=0.0, metavar="DB",
+                   help="random EQ on training features, gains up to DB dB at 6 points over the mel axis "
+                        "(timbre variety; 0: off)")
     t.add_argument("--push-to-hub", metavar="ORG/NAME")
     t.set_defaults(func=cmd_train)
 

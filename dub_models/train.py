@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .features import MEL_FLOOR
 from .tasks import Task, get_task, targets
 
 
@@ -47,6 +48,7 @@ class TrainArgs:
     soundfonts: list[str] | None = None  # with stream
     num_threads: int | None = None
     spec_augment: int | None = None  # frequency and time masks per example (0: off; None: the task's default)
+    spec_eq: float = 0.0  # random EQ on training features: control gains up to this many dB (0: off)
     push_to_hub: str | None = None
 
 
@@ -214,6 +216,32 @@ def spec_augment(x, masks: int = 2, max_freq: int = 24, max_time: int = 40, fill
     return x
 
 
+EQ_POINTS = 6  # control gains of spectral_eq, evenly spaced over the mel axis
+
+
+def spectral_eq(x, max_db: float, unit: float, floor: float, pad: float | None = None, points: int = EQ_POINTS):
+    """A random equaliser on a batch of log-mel features (batch, frames, mels), for timbre
+    variety: kits and microphones colour the same drum differently. Each example gets a gain
+    curve through ``points`` gains drawn uniformly in ±``max_db`` dB, evenly spaced over the mel
+    axis and linear between them, the same in every frame (a fixed filter). ``unit``: feature
+    units per dB (natural-log power, normalised). Left as they are: bins within 0.01 of ``floor``
+    (digital silence; the features are stored as float16), and frames whose every bin is ``pad``
+    (the extractor's padding past the clip's end); no bin is pushed below the floor. Drawn from
+    torch's generator (seeded, checkpointed)."""
+    import torch
+
+    if max_db <= 0:
+        return x
+    b, _, f = x.shape
+    gains = (torch.rand(b, 1, points) * 2 - 1) * (max_db * unit)
+    curve = torch.nn.functional.interpolate(gains, size=f, mode="linear", align_corners=True)  # (b, 1, f)
+    curve = curve.to(device=x.device, dtype=x.dtype)
+    live = x > floor + 0.01
+    if pad is not None:
+        live &= ~((x - pad).abs() < 0.01).all(dim=-1, keepdim=True)
+    return torch.where(live, torch.clamp(x + curve, min=floor), x)
+
+
 # -- metrics ------------------------------------------------------------------------------------
 def metrics(task: Task, logits: np.ndarray, y: np.ndarray) -> dict:
     if task.multi_label:
@@ -373,6 +401,10 @@ def training_function(args: TrainArgs) -> dict:
         return x
 
     data = {s: (renorm(x), y) for s, (x, y) in data.items()}
+    # spectral_eq works in normalised feature units: a dB of power is ln(10)/10 in the log-mel.
+    eq_unit = math.log(10) / 10 / (2 * std)
+    eq_floor = (math.log(MEL_FLOOR) - mean) / (2 * std)
+    eq_pad = -mean / (2 * std)  # the extractor pads past the clip's end with raw zeros
 
     if transcription:
         from .transcriber import build_transcriber
@@ -424,6 +456,8 @@ def training_function(args: TrainArgs) -> dict:
         total_loss, n = 0.0, 0
         for batch in train_loader:
             x, y = batch[0], batch[1]
+            if args.spec_eq and not transcription:
+                x = spectral_eq(x.float(), args.spec_eq, eq_unit, eq_floor, eq_pad)
             if transcription:  # frequency masks only: a time mask would hide labelled notes
                 x = spec_augment(x.float(), args.spec_augment, max_time=0, fill=mean)
             else:

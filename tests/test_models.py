@@ -129,6 +129,58 @@ def test_drums_accuracy_with_toms_merged_forgives_only_tom_for_tom():
     assert "accuracy_toms_merged" not in metrics(get_task("instrument"), np.eye(128)[:4], np.arange(4))
 
 
+def test_spectral_eq_is_one_smooth_filter_per_clip_and_spares_silence():
+    """``--spec-eq``: each training clip gets one random EQ curve, the same in every frame, within
+    the asked dB, linear between 6 control gains; frames of silence and padding stay at the floor."""
+    import math
+
+    import torch
+
+    from dub_models.features import MEL_FLOOR, log_mel_batch
+    from dub_models.tasks import get_task
+    from dub_models.train import spectral_eq
+    from dub_models.classifier import feature_extractor
+
+    font = load_soundfont(TIMGM)
+    kit = font.drum_kits()[0]
+    hits = [get_engine("fluidsynth", SR).render(TIMGM, kit, [Note(0, 0.1, n, 110)], 0.6, drum=True) for n in (38, 49)]
+    hits = [np.pad(h, (0, SR)) for h in hits]  # a 0.6 s render, 1 s of digital silence, then the extractor's padding
+    fe = feature_extractor(get_task("drums"))
+    fe.do_normalize = False
+    raw = log_mel_batch(hits, fe)
+    assert raw.shape[1] > 160 and (raw[:, 62:150] == np.float32(math.log(MEL_FLOOR))).all() and (raw[:, 160:] == 0).all()
+    mean, std = float(raw.mean()), float(raw.std())
+    x = torch.from_numpy((raw - mean) / (2 * std))
+    unit, floor, pad = math.log(10) / 10 / (2 * std), (math.log(MEL_FLOOR) - mean) / (2 * std), -mean / (2 * std)
+    torch.manual_seed(0)
+    y = spectral_eq(x, 9.0, unit, floor, pad)
+    torch.manual_seed(0)
+    assert torch.equal(y, spectral_eq(x, 9.0, unit, floor, pad))  # seeded: resume redraws the same
+    assert not torch.equal(y, spectral_eq(x, 9.0, unit, floor, pad))
+    assert torch.equal(y[:, 62:], x[:, 62:])  # silence and padding untouched
+    assert not torch.equal(spectral_eq(x, 9.0, unit, floor)[:, 160:], x[:, 160:])  # (padding is not the floor)
+    assert (y >= floor - 1e-6).all()
+    db = (y - x) / unit
+    curves = []
+    for i in range(2):
+        hit = slice(0, 8)  # the attack
+        sounding = (x[i, hit] > floor + 9.0 * unit + 0.02).all(dim=0)  # bins never clamped at the floor
+        assert sounding.sum() >= 100
+        d = db[i, hit][:, sounding]
+        assert torch.allclose(d, d[0].expand_as(d), atol=1e-3)  # the same gain in every frame
+        c = db[i, 0]
+        assert c[sounding].abs().max() <= 9.0 + 1e-3 and c[sounding].abs().max() > 1.0  # within ±9 dB, and audible
+        knots = torch.linspace(0, len(c) - 1, 6).round().long()
+        for k0, k1 in zip(knots[:-1], knots[1:]):  # linear between the knots: one slope per segment
+            inner = torch.arange(k0 + 1, k1 - 1)
+            inner = inner[sounding[inner] & sounding[inner + 1]]
+            slope = c[inner + 1] - c[inner]
+            assert len(slope) > 10 and torch.allclose(slope, slope.mean().expand_as(slope), atol=0.05)
+        curves.append(c[sounding][:50])
+    assert not torch.allclose(curves[0], curves[1])  # one curve per clip
+    assert torch.equal(spectral_eq(x, 0.0, unit, floor, pad), x)
+
+
 def test_classify_bad_input(trained, tmp_path):
     from dub_dataset.audio_io import AudioError
     from dub_models.classifier import classify_files
@@ -244,9 +296,10 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
     subprocess.run([*cmd, "--output-dir", str(tmp_path / "default")], capture_output=True, text=True, check=True)
     card = (tmp_path / "default" / "README.md").read_text()
     assert "no SpecAugment" in card and "multi_label" in (tmp_path / "default" / "config.json").read_text()
-    subprocess.run([*cmd, "--output-dir", str(tmp_path / "masked"), "--spec-augment", "3"], capture_output=True,
-                   text=True, check=True)
-    assert "SpecAugment (3 frequency and time masks)" in (tmp_path / "masked" / "README.md").read_text()
+    subprocess.run([*cmd, "--output-dir", str(tmp_path / "masked"), "--spec-augment", "3", "--spec-eq", "4"],
+                   capture_output=True, text=True, check=True)
+    card = (tmp_path / "masked" / "README.md").read_text()
+    assert "SpecAugment (3 frequency and time masks), random EQ (gains up to ±4 dB" in card
     # dub evaluate scores each label alone too: supports count the clips carrying it (dry: none)
     r = json.loads(subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--task", "effects", "--model",
                                    str(tmp_path / "default"), "--dataset", str(small_dataset), "--split", "validation",
