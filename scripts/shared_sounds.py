@@ -8,7 +8,10 @@ the same key of any kit of the other font, TinySoundFont, velocity 100). With --
 --dataset, the model's accuracy on that dataset's split, apart for clips of FONT_A whose sound is
 in FONT_B and for the others: a model trained on FONT_B has heard the first kind.
 
+With --confusion PNG, the first model's confusion matrix on the unshared clips (the held-out sounds).
+
 Usage: python scripts/shared_sounds.py FONT_A.sf2 FONT_B.sf2 [--model DIR ...] [--dataset DIR] [--split test]
+       [--confusion PNG]
 """
 
 import argparse
@@ -47,6 +50,7 @@ def main(argv=None) -> int:
     p.add_argument("--model", action="append", default=[], help="drums model folder (repeat)")
     p.add_argument("--dataset", help="a dub drums dataset folder")
     p.add_argument("--split", default="test")
+    p.add_argument("--confusion", metavar="PNG", help="draw the first model's confusion matrix on the unshared clips")
     a = p.parse_args(argv)
 
     from dub_dataset.soundfonts import load_soundfont, sample_hashes
@@ -84,7 +88,16 @@ def main(argv=None) -> int:
                 for lo in range(0, len(ds), 128):
                     x = torch.from_numpy(log_mel_batch(_decode(ds[lo:lo + 128]["audio"]), fe))
                     pred.append(m(input_values=x).logits.argmax(-1).numpy())
-            ok = np.concatenate(pred) == y
+            pred = np.concatenate(pred)
+            ok = pred == y
+            if a.confusion and m_dir == a.model[0]:
+                from dub_models.card import confusion_png
+
+                names = ds.features["drum_class"].names
+                cm = np.zeros((len(names), len(names)), dtype=np.int64)
+                np.add.at(cm, (y[~heard], pred[~heard]), 1)
+                confusion_png(cm, names, a.confusion, f"dub drums: {a.split} clips of {fa.name} whose sound "
+                              f"{fb.name} lacks ({int((~heard).sum())}, never heard in training)")
             acc = {"all": float(ok.mean()), "shared": float(ok[heard].mean()), "unshared": float(ok[~heard].mean())}
             report.setdefault("accuracy", {})[m_dir] = acc
             print(f"{m_dir[-50:]:50s} {acc['all']:7.3f} {acc['shared']:7.3f} {acc['unshared']:9.3f}")
