@@ -87,7 +87,9 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
     augment_note = f"SpecAugment ({masks} frequency and time masks)" if masks else "no SpecAugment"
     eq = getattr(args, "spec_eq", 0.0)
     if eq:
-        augment_note += f", random EQ (gains up to ±{eq:g} dB at 6 points over the mel axis)"
+        from .train import EQ_POINTS
+
+        augment_note += f", random EQ (gains up to ±{eq:g} dB at {EQ_POINTS} points over the mel axis)"
 
     src = data_note or args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
     head = ", head over time-pooled features that keeps the frequency axis" if freq_head else ""

@@ -96,6 +96,7 @@ def main(argv=None) -> int:
                 names = ds.features["drum_class"].names
                 cm = np.zeros((len(names), len(names)), dtype=np.int64)
                 np.add.at(cm, (y[~heard], pred[~heard]), 1)
+                report["confusion_unshared"] = {"labels": names, "counts": cm.tolist()}
                 confusion_png(cm, names, a.confusion, f"dub drums: {a.split} clips of {fa.name} whose sound "
                               f"{fb.name} lacks ({int((~heard).sum())}, never heard in training)")
             acc = {"all": float(ok.mean()), "shared": float(ok[heard].mean()), "unshared": float(ok[~heard].mean())}

@@ -3,12 +3,13 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
 
-from conftest import SR, TIMGM, ffmpeg
+from conftest import GMBANK, SR, TIMGM, ffmpeg
 from dub_dataset.render import Note, get_engine
 from dub_dataset.soundfonts import load_soundfont
 
@@ -214,6 +215,25 @@ def test_resume_continues_the_same_run(drums_ds, tmp_path):
     assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
     hist = json.loads((tmp_path / "resumed" / "train_results.json").read_text())["history"]
     assert [h["epoch"] for h in hist] == [2]
+
+
+def test_shared_sounds_scores_heard_and_unheard_sounds_apart(trained, drums_ds, tmp_path, capsys):
+    """scripts/shared_sounds.py: the model's accuracy on a font's clips whose sound the other font
+    stores and on the others, and (--confusion) its matrix on the unheard ones."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+    import shared_sounds
+
+    out, _ = trained
+    png = tmp_path / "unshared.png"
+    shared_sounds.main([TIMGM, GMBANK, "--model", str(out), "--dataset", str(drums_ds), "--split", "test",
+                        "--confusion", str(png)])
+    report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert report["samples_shared"] == 326 and report["kit_keys_shared"] == 250  # TimGM6mb in sf_GMbank
+    clips = report["clips"]
+    assert clips["all"] == clips["shared"] + clips["unshared"] and clips["unshared"] > 0
+    cm = np.array(report["confusion_unshared"]["counts"])
+    assert cm.sum() == clips["unshared"] and png.stat().st_size > 1000
+    assert np.trace(cm) / cm.sum() == pytest.approx(report["accuracy"][str(out)]["unshared"])
 
 
 def test_push_model_fails_clearly_offline(trained, monkeypatch):
