@@ -362,6 +362,10 @@ def training_function(args: TrainArgs) -> dict:
     task = get_task(args.task)
     if args.spec_augment is None:
         args.spec_augment = task.spec_augment
+    if args.spec_eq < 0:
+        raise ValueError(f"--spec-eq {args.spec_eq:g}: a gain range in dB, 0 (off) or more")
+    if args.spec_eq and task.kind == "transcription":
+        raise ValueError("--spec-eq: the transcription task trains without it (classifiers only)")
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     out = Path(args.output_dir)

@@ -52,6 +52,8 @@ def main(argv=None) -> int:
     p.add_argument("--split", default="test")
     p.add_argument("--confusion", metavar="PNG", help="draw the first model's confusion matrix on the unshared clips")
     a = p.parse_args(argv)
+    if a.confusion and not (a.model and a.dataset):
+        p.error("--confusion needs --model and --dataset")
 
     from dub_dataset.soundfonts import load_soundfont, sample_hashes
 

@@ -182,6 +182,18 @@ def test_spectral_eq_is_one_smooth_filter_per_clip_and_spares_silence():
     assert torch.equal(spectral_eq(x, 0.0, unit, floor, pad), x)
 
 
+def test_spec_eq_refuses_a_negative_range_and_the_transcriber(drums_ds, tmp_path):
+    from dub_models.train import TrainArgs, training_function
+
+    with pytest.raises(ValueError, match="--spec-eq -3"):
+        training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "a"), spec_eq=-3,
+                                    tracker=None))
+    with pytest.raises(ValueError, match="transcription"):
+        training_function(TrainArgs(task="transcription", stream=True, output_dir=str(tmp_path / "b"), spec_eq=6,
+                                    tracker=None))
+    assert not (tmp_path / "a" / "model.safetensors").exists()
+
+
 def test_classify_bad_input(trained, tmp_path):
     from dub_dataset.audio_io import AudioError
     from dub_models.classifier import classify_files
@@ -234,6 +246,9 @@ def test_shared_sounds_scores_heard_and_unheard_sounds_apart(trained, drums_ds, 
     cm = np.array(report["confusion_unshared"]["counts"])
     assert cm.sum() == clips["unshared"] and png.stat().st_size > 1000
     assert np.trace(cm) / cm.sum() == pytest.approx(report["accuracy"][str(out)]["unshared"])
+    with pytest.raises(SystemExit):  # --confusion with no model to draw
+        shared_sounds.main([TIMGM, GMBANK, "--confusion", str(tmp_path / "x.png")])
+    assert "--confusion needs --model and --dataset" in capsys.readouterr().err
 
 
 def test_push_model_fails_clearly_offline(trained, monkeypatch):
