@@ -63,6 +63,10 @@ def dataset_card(meta: dict) -> str:
             srcs = m["sources"].get(s, [])
             shown = ", ".join(srcs[:12]) + (f" ... ({len(srcs)} in all)" if len(srcs) > 12 else "")
             lines.append(f"  - {s}: {shown or 'none'}")
+        if m.get("shared_keys_left_out"):
+            lines.append("- Left out of training: the kit keys that play a sample stored in a held-out kit ("
+                         + ", ".join(f"{f}: {n}" for f, n in m["shared_keys_left_out"].items())
+                         + " keys), so no held-out recording is heard in training.")
         aug = spec["augment"]
         lines.append("- Augmentation probabilities: " + ", ".join(
             f"{k} {v}" for k, v in aug.items() if not isinstance(v, list) and k in (

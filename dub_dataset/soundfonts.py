@@ -107,37 +107,91 @@ def _read_presets(path: str, mtime_ns: int) -> tuple[Preset, ...]:
     raise SoundFontError(f"{path}: SoundFont has no preset headers (truncated or corrupt 'pdta' list)")
 
 
-@lru_cache(maxsize=64)
-def _read_sample_hashes(path: str, mtime_ns: int) -> frozenset[bytes]:
-    with open(path, "rb") as f:
-        data = f.read()
-    smpl = shdr = None
+# SoundFont generator operators (SF2.04 section 8.1.2) that say which sample plays which key.
+GEN_INSTRUMENT, GEN_KEY_RANGE, GEN_SAMPLE_ID = 41, 43, 53
+
+
+def _pdta(data: bytes, path: str) -> tuple[int, dict[bytes, tuple[int, int]]]:
+    """Offset of the sample data and the (offset, size) of each ``pdta`` sub-chunk."""
+    smpl, pdta = None, {}
     for cid, pos, size in _chunks(data, 12, len(data)):
         if cid == b"LIST":
             kind = data[pos:pos + 4]
             for sub, spos, ssize in _chunks(data, pos + 4, pos + size):
                 if kind == b"sdta" and sub == b"smpl":
                     smpl = spos
-                elif kind == b"pdta" and sub == b"shdr":
-                    shdr = (spos, ssize)
-    if smpl is None or shdr is None:
+                elif kind == b"pdta":
+                    pdta[sub] = (spos, ssize)
+    if smpl is None or b"shdr" not in pdta:
         raise SoundFontError(f"{path}: SoundFont has no sample data or sample headers (truncated or corrupt)")
-    out = set()
-    for off in range(shdr[0], shdr[0] + shdr[1] - 46, 46):  # 46-byte headers; the last is the EOS terminal
-        start, end, sample_type = *struct.unpack_from("<II", data, off + 20), struct.unpack_from("<H", data, off + 44)[0]
-        if sample_type & 0x8000:  # ROM sample: no data in the file
-            continue
+    return smpl, pdta
+
+
+def _records(data: bytes, where: tuple[int, int], size: int, fmt: str) -> list[tuple]:
+    return [struct.unpack_from(fmt, data, off) for off in range(where[0], where[0] + where[1] - size + 1, size)]
+
+
+@lru_cache(maxsize=16)
+def _read_sample_table(path: str, mtime_ns: int) -> tuple[tuple[bytes | None, ...], dict]:
+    """A hash of each stored sample (by sample index; None for ROM or empty samples), and the
+    samples each key of each preset plays: ``{(bank, program): {key: frozenset(hashes)}}``."""
+    with open(path, "rb") as f:
+        data = f.read()
+    smpl, pdta = _pdta(data, path)
+    hashes = []
+    for _, start, end, *_, sample_type in _records(data, pdta[b"shdr"], 46, "<20sIIIIIBbHH"):
         # SoundFont 2: start/end count 16-bit frames; SoundFont 3 (Ogg, flag 0x10): bytes
         lo, hi = (smpl + start, smpl + end) if sample_type & 0x10 else (smpl + 2 * start, smpl + 2 * end)
-        if hi - lo >= 64 and hi <= len(data):
-            out.add(hashlib.blake2b(data[lo:hi], digest_size=12).digest())
-    return frozenset(out)
+        ok = not sample_type & 0x8000 and hi - lo >= 64 and hi <= len(data)  # 0x8000: ROM, no data in the file
+        hashes.append(hashlib.blake2b(data[lo:hi], digest_size=12).digest() if ok else None)
+    keys: dict = {}
+    if all(c in pdta for c in (b"phdr", b"pbag", b"pgen", b"inst", b"ibag", b"igen")):
+        phdr = _records(data, pdta[b"phdr"], 38, "<20sHHH")
+        pbag, ibag = _records(data, pdta[b"pbag"], 4, "<HH"), _records(data, pdta[b"ibag"], 4, "<HH")
+        pgen, igen = _records(data, pdta[b"pgen"], 4, "<HH"), _records(data, pdta[b"igen"], 4, "<HH")
+        inst = _records(data, pdta[b"inst"], 22, "<20sH")
+
+        def zones(bags, gens, lo, hi, target):
+            """(low key, high key, target index) per zone; a first zone without the target is global."""
+            out, default = [], (0, 127)
+            for z in range(lo, min(hi, len(bags) - 1)):
+                rng, tid = None, None
+                for oper, amount in gens[bags[z][0]:bags[z + 1][0]]:
+                    if oper == GEN_KEY_RANGE:
+                        rng = (amount & 0xFF, amount >> 8)
+                    elif oper == target:
+                        tid = amount
+                if tid is None:
+                    default = rng or default if z == lo else default
+                    continue
+                out.append((*(rng or default), tid))
+            return out
+
+        for i in range(len(phdr) - 1):  # the last record is the EOP terminal
+            _, program, bank, bag = phdr[i]
+            per_key = keys.setdefault((bank, program), {})
+            for plo, phi, ins in zones(pbag, pgen, bag, phdr[i + 1][3], GEN_INSTRUMENT):
+                if ins + 1 >= len(inst):
+                    continue
+                for ilo, ihi, sid in zones(ibag, igen, inst[ins][1], inst[ins + 1][1], GEN_SAMPLE_ID):
+                    if sid < len(hashes) and hashes[sid] is not None:
+                        for k in range(max(plo, ilo), min(phi, ihi) + 1):
+                            per_key.setdefault(k, set()).add(hashes[sid])
+        keys = {p: {k: frozenset(v) for k, v in per_key.items()} for p, per_key in keys.items()}
+    return tuple(hashes), keys
 
 
 def sample_hashes(font: SoundFont) -> frozenset[bytes]:
     """A hash of each sample's stored data: two fonts that share a hash play the same recording."""
     p = Path(font.path)
-    return _read_sample_hashes(str(p), p.stat().st_mtime_ns)
+    return frozenset(h for h in _read_sample_table(str(p), p.stat().st_mtime_ns)[0] if h is not None)
+
+
+def key_sample_hashes(font: SoundFont, preset: Preset) -> dict[int, frozenset[bytes]]:
+    """The hashes of the samples each key of ``preset`` plays (any velocity): two kits whose keys
+    share a hash play the same recording on them."""
+    p = Path(font.path)
+    return _read_sample_table(str(p), p.stat().st_mtime_ns)[1].get((preset.bank, preset.program), {})
 
 
 def families(items: list, hashes_of) -> list[list]:
@@ -236,15 +290,34 @@ def soundfont_split(font: SoundFont, kits: bool = False) -> str:
     return table.get(font.key, stable_split(font.key))
 
 
-def soundfont_splits(fonts: list[SoundFont], kits: bool = False) -> dict[str, str]:
+def soundfont_splits(fonts: list[SoundFont], kits: bool = False, by_key: bool = False) -> dict[str, str]:
     """Split per font path: the table's, except that a font sharing samples with a held-out font
     is held out with it (in the family's test split if it has one, else its validation split), so
     no recording heard in a held-out split is also heard in training. Held-out fonts may share
-    samples with each other (then validation is a close proxy for test)."""
+    samples with each other (then validation is a close proxy for test).
+
+    ``by_key`` (kits of the drums config, where one key is one sound): every font keeps its table
+    split, and ``shared_kit_keys`` lists the training keys to leave out instead."""
     out = {}
-    for family in sample_families(fonts):
+    for family in ([[f] for f in fonts] if by_key else sample_families(fonts)):
         wanted = {f.path: soundfont_split(f, kits) for f in family}
         held = [s for s in ("test", "validation") if s in wanted.values()]
         for f in family:
             out[f.path] = wanted[f.path] if wanted[f.path] != "train" or not held else held[0]
+    return out
+
+
+def shared_kit_keys(kits: list[tuple[SoundFont, Preset]], held: list[tuple[SoundFont, Preset]],
+                    notes) -> set[tuple[str, int, int, int]]:
+    """``(font path, bank, program, key)`` of each key in ``notes`` of the kits ``kits`` that plays
+    a sample stored in any key of the kits ``held``: a one-hit example of it would let a model hear
+    a held-out recording in training (sf_GMbank's Standard kit plays TimGM6mb's kick on key 36)."""
+    held_hashes = set()
+    for font, kit in held:
+        for hashes in key_sample_hashes(font, kit).values():
+            held_hashes |= hashes
+    out = set()
+    for font, kit in kits:
+        per_key = key_sample_hashes(font, kit)
+        out |= {(font.path, kit.bank, kit.program, n) for n in notes if per_key.get(n, frozenset()) & held_hashes}
     return out

@@ -6,9 +6,11 @@ two splits (as NSynth holds out instruments):
 
 - ``split_by="soundfont"``: whole SoundFonts by the tables in constants: melodic presets
   (FluidR3_GM, MuseScore_General train; sf_GMbank validation; TimGM6mb test) and kits
-  (FluidR3_GM, MuseScore_General, OPL-3 train; Black_Pearl, Red_Zeppelin validation; TimGM6mb,
-  sf_GMbank test); unknown fonts by a stable hash. Fonts that share a sample recording are held
-  out together (``soundfonts.soundfont_splits``): no recording of a held-out split is trained on.
+  (FluidR3_GM, MuseScore_General, OPL-3, sf_GMbank train; Black_Pearl, Red_Zeppelin validation;
+  TimGM6mb test); unknown fonts by a stable hash. No recording of a held-out split is trained on:
+  fonts that share one are held out together (``soundfonts.soundfont_splits``), except in the
+  drums config, where only the training kits' keys that play it are left out
+  (``held_out_sound_keys``: by sample hash or by sound; sf_GMbank's keys that play TimGM6mb's).
 - ``split_by="preset"``: presets of the given fonts, ranked by a stable hash: one in ten to test,
   one in ten to validation (at least one each when there are three or more), the rest to train.
 - ``"auto"``: by SoundFont when that fills all three splits, else by preset.
@@ -31,13 +33,13 @@ from . import effects
 from .audio_io import AudioError, encode_flac, load_audio
 from .constants import (
     AUDIO_SUFFIXES, CLIP_S, DRUM_CLASS_OF_NOTE, DRUM_CLASSES, DRUM_HIT_HOLD_S, DRUM_NOTE_MIN,
-    DRUM_NOTES, ENGINES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, KIT_KEY_CLASSES, PROGRAMS_PER_FAMILY,
+    DRUM_NOTES, ENGINES, SAME_SOUND, SAME_SOUND_VELOCITIES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, KIT_KEY_CLASSES, PROGRAMS_PER_FAMILY,
     RELEASE_S, SAMPLE_RATE, SILENCE_PEAK, SPLITS, VELOCITY_RANGE,
 )
 from .features import check_config, features_for, image_column
 from .hydrogen import DrumKit, kit_splits, resolve_drumkits
 from .render import Note, create_engine
-from .soundfonts import Preset, SoundFont, resolve_soundfonts, soundfont_splits
+from .soundfonts import Preset, SoundFont, resolve_soundfonts, shared_kit_keys, soundfont_splits
 from .spectrogram import images, png_bytes
 
 MAX_ATTEMPTS = 12  # redraws before a source that never sounds is an error
@@ -109,11 +111,12 @@ def _rank_split(keys: list[str]) -> dict[str, str]:
     return out
 
 
-def _assign(sources: list[tuple[SoundFont, Preset]], split_by: str) -> tuple[dict[str, list], str]:
-    """Sources by split, and the rule that was used."""
+def _assign(sources: list[tuple[SoundFont, Preset]], split_by: str,
+            by_key: bool = False) -> tuple[dict[str, list], str]:
+    """Sources by split, and the rule that was used (``by_key``: see ``soundfont_splits``)."""
     def by_font():
         fonts = list({f.path: f for f, _ in sources}.values())
-        melodic, kits = soundfont_splits(fonts), soundfont_splits(fonts, kits=True)
+        melodic, kits = soundfont_splits(fonts), soundfont_splits(fonts, kits=True, by_key=by_key)
         return {s: [(f, p) for f, p in sources if (kits if p.bank == 128 or f.is_kit_only() else melodic)[f.path] == s]
                 for s in SPLITS}
 
@@ -236,6 +239,44 @@ class _SoundFontMaker(Maker):
                 "preset": preset.program, "engine": engine.name}
 
 
+def _key_renders(kits: list[tuple[SoundFont, Preset]], notes) -> tuple[list[tuple], np.ndarray]:
+    """(font path, bank, program, key) and its unit-norm, zero-mean renders (one row per velocity
+    of ``SAME_SOUND_VELOCITIES``), for the keys of ``kits`` in ``notes`` that sound."""
+    from .render import get_engine
+
+    engine = get_engine("tinysoundfont", 16_000)
+    ids, rows = [], []
+    for font, kit in kits:
+        for n in notes:
+            for v in SAME_SOUND_VELOCITIES:
+                x = engine.render(font.path, kit, [Note(0.0, 0.3, n, v)], 0.5, drum=True).astype(np.float64)
+                if np.abs(x).max() > SILENCE_PEAK:
+                    x -= x.mean()
+                    ids.append((font.path, kit.bank, kit.program, n))
+                    rows.append(x / (np.linalg.norm(x) + 1e-12))
+    return ids, np.stack(rows) if rows else np.zeros((0, 8000))
+
+
+def same_sound_keys(kits: list[tuple[SoundFont, Preset]], held: list[tuple[SoundFont, Preset]],
+                    notes) -> set[tuple[str, int, int, int]]:
+    """``(font path, bank, program, key)`` of each key of ``kits`` whose render is, at some velocity,
+    the render of some key of ``held`` (correlation above ``SAME_SOUND``): the same recording,
+    whatever bytes store it."""
+    ids, x = _key_renders(kits, notes)
+    _, y = _key_renders(held, notes)
+    if not len(ids) or not len(y):
+        return set()
+    best = np.concatenate([(x[lo:lo + 512] @ y.T).max(axis=1) for lo in range(0, len(x), 512)])
+    return {k for k, b in zip(ids, best) if b > SAME_SOUND}
+
+
+def held_out_sound_keys(kits: list[tuple[SoundFont, Preset]], held: list[tuple[SoundFont, Preset]],
+                        notes) -> set[tuple[str, int, int, int]]:
+    """Keys of ``kits`` that play a recording of a kit in ``held``: a stored sample with the same
+    bytes on any key (``shared_kit_keys``), or the same sound (``same_sound_keys``)."""
+    return shared_kit_keys(kits, held, notes) | same_sound_keys(kits, held, notes)
+
+
 class DrumMaker(_SoundFontMaker):
     """One drum or percussion hit per example, balanced over the 12 coarse classes."""
 
@@ -245,7 +286,11 @@ class DrumMaker(_SoundFontMaker):
         if not kits:
             raise ValueError("no percussion kit in " + ", ".join(f.path for f in self.fonts)
                              + " (bank 128, or a kit-only font such as the AVL drumkits)")
-        self.by_split, self.split_rule = _assign(kits, spec.split_by)
+        self.by_split, self.split_rule = _assign(kits, spec.split_by, by_key=True)
+        # One key is one sound here: training keys that play a held-out kit's sample are left out.
+        self.shared_keys = (held_out_sound_keys(self.by_split["train"], self.by_split["validation"]
+                                                + self.by_split["test"], DRUM_NOTES)
+                            if self.split_rule == "soundfont" else set())
         paths = spec.drumkits if spec.drumkits is not None else (None if spec.soundfonts is None else [])
         self.drumkits = resolve_drumkits(paths)
         self.kit_split = kit_splits(self.drumkits)  # recorded kits: the table's split, shared files held out together
@@ -267,6 +312,8 @@ class DrumMaker(_SoundFontMaker):
                     continue
                 keys = KIT_KEY_CLASSES.get(font.key, {})
                 for n in self.sounding_notes(font, kit):
+                    if (font.path, kit.bank, kit.program, n) in self.shared_keys:
+                        continue
                     by_class[keys.get(n, DRUM_CLASS_OF_NOTE[n])].append((font, kit, n))
             self._candidates[split] = {c: v for c, v in by_class.items() if v}
         return self._candidates[split]

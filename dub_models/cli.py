@@ -79,9 +79,12 @@ def cmd_soundfonts(a) -> int:
 
     fonts = discover_soundfonts()
     split, kit_split = soundfont_splits(fonts), soundfont_splits(fonts, kits=True)
+    by_key = soundfont_splits(fonts, kits=True, by_key=True)  # the drums config's rule
     for f in fonts:
         melodic = f"{len(f.melodic()):4d} melodic -> {split[f.path]:10s}" if f.melodic() else " " * 26
-        kits = f"{len(f.drum_kits()):3d} kits -> {kit_split[f.path]:10s}" if f.drum_kits() else " " * 23
+        where = (kit_split[f.path] if by_key[f.path] == kit_split[f.path] else
+                 f"{kit_split[f.path]} (drums: {by_key[f.path]}, without its keys that play a held-out recording)")
+        kits = f"{len(f.drum_kits()):3d} kits -> {where:10s}" if f.drum_kits() else " " * 23
         print(f"{f.name:24s} {melodic} {kits} {f.path}  [{f.license}]")
     from dub_dataset.hydrogen import discover_drumkits, kit_splits
 

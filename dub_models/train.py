@@ -347,7 +347,9 @@ def describe_data(args: TrainArgs, task: Task) -> str:
             f"{sum(sizes.values())} --seed {spec['seed']} --max-pitch-shift-cents "
             f"{spec['augment']['max_pitch_shift_cents']:g}` (dub {m['dub_version']}; engines "
             f"{', '.join(spec['engines'])}; held out by {m['split_rule']}: "
-            + "; ".join(f"{s} {sizes[s]} examples from {', '.join(fonts[s]) or '-'}" for s in sizes) + ")")
+            + "; ".join(f"{s} {sizes[s]} examples from {', '.join(fonts[s]) or '-'}" for s in sizes)
+            + "".join(f"; {n} kit keys of {f} that play a held-out recording left out of training"
+                      for f, n in m.get("shared_keys_left_out", {}).items()) + ")")
 
 
 # -- training -----------------------------------------------------------------------------------
