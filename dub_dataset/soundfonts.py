@@ -118,6 +118,9 @@ def _pdta(data: bytes, path: str) -> tuple[int, dict[bytes, tuple[int, int]]]:
         if cid == b"LIST":
             kind = data[pos:pos + 4]
             for sub, spos, ssize in _chunks(data, pos + 4, pos + size):
+                if spos + ssize > len(data):
+                    raise SoundFontError(f"{path}: SoundFont is truncated or corrupt (its {sub.decode('latin-1')!r} "
+                                         "chunk runs past the end of the file)")
                 if kind == b"sdta" and sub == b"smpl":
                     smpl = spos
                 elif kind == b"pdta":

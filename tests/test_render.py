@@ -4,7 +4,7 @@ import pytest
 from conftest import SR, TIMGM, band_db, dominant_hz
 from dub_dataset.constants import DRUM_CLASS_OF_NOTE, DRUM_CLASSES
 from dub_dataset.render import Note, get_engine
-from dub_dataset.soundfonts import Preset, SoundFontError, discover_soundfonts, load_soundfont
+from dub_dataset.soundfonts import Preset, SoundFontError, discover_soundfonts, key_sample_hashes, load_soundfont
 
 ENGINES = ["fluidsynth", "tinysoundfont"]
 
@@ -91,6 +91,15 @@ def test_bad_soundfonts_name_the_file(tmp_path):
     trunc.write_bytes(open(TIMGM, "rb").read()[:100_000])
     with pytest.raises(SoundFontError, match="trunc.sf2"):
         load_soundfont(trunc)
+    # presets readable, but the instrument zones run past the end: the sample map names the file
+    data = bytearray(open(TIMGM, "rb").read())
+    at = data.index(b"igen", data.index(b"pdta"))
+    data[at + 4:at + 8] = (len(data)).to_bytes(4, "little")
+    zones = tmp_path / "zones.sf2"
+    zones.write_bytes(bytes(data))
+    font = load_soundfont(zones)
+    with pytest.raises(SoundFontError, match="zones.sf2.*'igen' chunk runs past the end"):
+        key_sample_hashes(font, font.drum_kits()[0])
 
 
 def test_gs_orchestra_kits_are_left_out_for_their_timpani():
