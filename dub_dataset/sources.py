@@ -287,10 +287,7 @@ class DrumMaker(_SoundFontMaker):
             raise ValueError("no percussion kit in " + ", ".join(f.path for f in self.fonts)
                              + " (bank 128, or a kit-only font such as the AVL drumkits)")
         self.by_split, self.split_rule = _assign(kits, spec.split_by, by_key=True)
-        # One key is one sound here: training keys that play a held-out kit's sample are left out.
-        self.shared_keys = (held_out_sound_keys(self.by_split["train"], self.by_split["validation"]
-                                                + self.by_split["test"], DRUM_NOTES)
-                            if self.split_rule == "soundfont" else set())
+        self._shared_keys: set | None = None
         paths = spec.drumkits if spec.drumkits is not None else (None if spec.soundfonts is None else [])
         self.drumkits = resolve_drumkits(paths)
         self.kit_split = kit_splits(self.drumkits)  # recorded kits: the table's split, shared files held out together
@@ -301,6 +298,16 @@ class DrumMaker(_SoundFontMaker):
 
     def sources_in(self, split):
         return self.by_split[split]
+
+    @property
+    def shared_keys(self) -> set[tuple[str, int, int, int]]:
+        """Training kit keys left out: one key is one sound here, so a training key that plays a
+        held-out kit's recording is left out (computed when first needed: renders every kit key)."""
+        if self._shared_keys is None:
+            self._shared_keys = (held_out_sound_keys(self.by_split["train"], self.by_split["validation"]
+                                                     + self.by_split["test"], DRUM_NOTES)
+                                 if self.split_rule == "soundfont" else set())
+        return self._shared_keys
 
     def candidates(self, split: str) -> dict[str, list]:
         if split not in self._candidates:
