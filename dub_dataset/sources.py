@@ -304,8 +304,8 @@ class DrumMaker(_SoundFontMaker):
         """Training kit keys left out: one key is one sound here, so a training key that plays a
         held-out kit's recording is left out (computed when first needed: renders every kit key)."""
         if self._shared_keys is None:
-            self._shared_keys = (held_out_sound_keys(self.by_split["train"], self.by_split["validation"]
-                                                     + self.by_split["test"], DRUM_NOTES)
+            kits = {s: [(f, k) for f, k in self.by_split[s] if isinstance(f, SoundFont)] for s in SPLITS}
+            self._shared_keys = (held_out_sound_keys(kits["train"], kits["validation"] + kits["test"], DRUM_NOTES)
                                  if self.split_rule == "soundfont" else set())
         return self._shared_keys
 

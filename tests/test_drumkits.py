@@ -74,6 +74,12 @@ def test_drums_train_on_the_sf_gmbank_keys_that_play_no_test_sample():
     rows = [maker.make("train", i) for i in range(24)]
     assert all(r["soundfont"] == "sf_GMbank" and (r["preset"], r["midi_note"]) not in left_out for r in rows)
     assert len({r["drum_class"] for r in rows}) >= 3  # its own keys are mostly cymbals
+    # with a recorded (Hydrogen) kit among the sources, the same keys are left out
+    rock = "/usr/share/hydrogen/data/drumkits/GMRockKit"
+    with_kit = make_maker(Spec("drums", seed=3, soundfonts=[TIMGM, GMBANK, pearl], drumkits=[rock],
+                               split_by="soundfont", sample_rate=SR))
+    assert "GMRockKit" in {f.name for s in ("train", "validation") for f, _ in with_kit.sources_in(s)}
+    assert with_kit.shared_keys == maker.shared_keys
 
 
 def test_no_recording_of_a_held_out_kit_is_trained_on():
