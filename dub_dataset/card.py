@@ -64,7 +64,8 @@ def dataset_card(meta: dict) -> str:
             shown = ", ".join(srcs[:12]) + (f" ... ({len(srcs)} in all)" if len(srcs) > 12 else "")
             lines.append(f"  - {s}: {shown or 'none'}")
         if m.get("shared_keys_left_out"):
-            lines.append("- Left out of training: the kit keys that play a sample stored in a held-out kit ("
+            lines.append("- Left out of training: the kit keys that play a held-out kit's recording (the same "
+                         "stored sample on any key or velocity layer, or the same sound; "
                          + ", ".join(f"{f}: {n}" for f, n in m["shared_keys_left_out"].items())
                          + " keys), so no held-out recording is heard in training.")
         aug = spec["augment"]

@@ -9,10 +9,11 @@ OUTPUT_PEAK = 0.99  # peak after augmentation is capped here (gain recorded)
 # Default clip lengths per config, seconds
 CLIP_S = {"drums": 2.0, "notes": 4.0, "folder": 4.0, "mixtures": 8.0}
 DRUM_HIT_HOLD_S = 0.1  # a drum hit's note-off comes this long after its note-on
-# Two kit keys play the same recording when their renders (TinySoundFont, 16 kHz, 0.5 s, at each of
-# these velocities) correlate above SAME_SOUND: it finds copies stored with other bytes (re-encoded
-# or trimmed), which a sample hash misses (sf_GMbank's Standard toms are TimGM6mb's, byte-different).
+# Two kit keys play the same recording when their renders (TinySoundFont, else FluidSynth, at this
+# rate and length, at each of these velocities) correlate above SAME_SOUND: it finds copies stored
+# with other bytes, which a sample hash misses (sf_GMbank's Standard toms are TimGM6mb's, re-encoded).
 SAME_SOUND = 0.98
+SAME_SOUND_RATE, SAME_SOUND_S = 16_000, 0.5
 SAME_SOUND_VELOCITIES = (100, 45)
 RELEASE_S = 1.0  # notes: at least this much of the clip follows the note-off
 
@@ -90,8 +91,8 @@ SOUNDFONT_SPLIT = {
 }
 # Kits: the AVL acoustic kits validate, TimGM6mb's kits test. sf_GMbank stores two thirds of
 # TimGM6mb's drum samples (Red Zeppelin a quarter of Black Pearl's). In the drums config, where a
-# key is one sound, sf_GMbank's kits train without the keys that play a held-out sample
-# (soundfonts.shared_kit_keys); where whole kits play (mixtures), a font sharing samples with a
+# key is one sound, sf_GMbank's kits train without the keys that play a held-out recording
+# (sources.held_out_sound_keys: same stored bytes, or same sound); where whole kits play (mixtures), a font sharing samples with a
 # held-out font is held out with it (soundfonts.soundfont_splits): sf_GMbank's kits test there.
 SOUNDFONT_SPLIT_KITS = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",

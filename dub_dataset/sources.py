@@ -33,8 +33,9 @@ from . import effects
 from .audio_io import AudioError, encode_flac, load_audio
 from .constants import (
     AUDIO_SUFFIXES, CLIP_S, DRUM_CLASS_OF_NOTE, DRUM_CLASSES, DRUM_HIT_HOLD_S, DRUM_NOTE_MIN,
-    DRUM_NOTES, ENGINES, SAME_SOUND, SAME_SOUND_VELOCITIES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, KIT_KEY_CLASSES, PROGRAMS_PER_FAMILY,
-    RELEASE_S, SAMPLE_RATE, SILENCE_PEAK, SPLITS, VELOCITY_RANGE,
+    DRUM_NOTES, ENGINES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, KIT_KEY_CLASSES, PROGRAMS_PER_FAMILY,
+    RELEASE_S, SAME_SOUND, SAME_SOUND_RATE, SAME_SOUND_S, SAME_SOUND_VELOCITIES, SAMPLE_RATE, SILENCE_PEAK, SPLITS,
+    VELOCITY_RANGE,
 )
 from .features import check_config, features_for, image_column
 from .hydrogen import DrumKit, kit_splits, resolve_drumkits
@@ -242,19 +243,20 @@ class _SoundFontMaker(Maker):
 def _key_renders(kits: list[tuple[SoundFont, Preset]], notes) -> tuple[list[tuple], np.ndarray]:
     """(font path, bank, program, key) and its unit-norm, zero-mean renders (one row per velocity
     of ``SAME_SOUND_VELOCITIES``), for the keys of ``kits`` in ``notes`` that sound."""
-    from .render import get_engine
+    from .render import available_engines, get_engine
 
-    engine = get_engine("tinysoundfont", 16_000)
+    names = available_engines()  # TinySoundFont when installed (the reference), else FluidSynth
+    engine = get_engine("tinysoundfont" if "tinysoundfont" in names else names[0], SAME_SOUND_RATE)
     ids, rows = [], []
     for font, kit in kits:
         for n in notes:
             for v in SAME_SOUND_VELOCITIES:
-                x = engine.render(font.path, kit, [Note(0.0, 0.3, n, v)], 0.5, drum=True).astype(np.float64)
+                x = engine.render(font.path, kit, [Note(0.0, 0.3, n, v)], SAME_SOUND_S, drum=True).astype(np.float64)
                 if np.abs(x).max() > SILENCE_PEAK:
                     x -= x.mean()
                     ids.append((font.path, kit.bank, kit.program, n))
                     rows.append(x / (np.linalg.norm(x) + 1e-12))
-    return ids, np.stack(rows) if rows else np.zeros((0, 8000))
+    return ids, np.stack(rows) if rows else np.zeros((0, int(SAME_SOUND_S * SAME_SOUND_RATE)))
 
 
 def same_sound_keys(kits: list[tuple[SoundFont, Preset]], held: list[tuple[SoundFont, Preset]],
@@ -319,7 +321,7 @@ class DrumMaker(_SoundFontMaker):
                     continue
                 keys = KIT_KEY_CLASSES.get(font.key, {})
                 for n in self.sounding_notes(font, kit):
-                    if (font.path, kit.bank, kit.program, n) in self.shared_keys:
+                    if split == "train" and (font.path, kit.bank, kit.program, n) in self.shared_keys:
                         continue
                     by_class[keys.get(n, DRUM_CLASS_OF_NOTE[n])].append((font, kit, n))
             self._candidates[split] = {c: v for c, v in by_class.items() if v}
