@@ -203,6 +203,11 @@ def cmd_evaluate(a) -> int:
     for m in ("onset", "onset_offset", "frame", "multi_instrument", "drums"):
         print(f"  {m:17s} F1 {scores[m + '_f1']:.3f}  (precision {scores[m + '_precision']:.3f}, "
               f"recall {scores[m + '_recall']:.3f})")
+    print("  by the SoundFont playing the drums:")
+    for kit, k in scores["by_drum_kit"].items():
+        drums = (f"drum onset F1 {k['drums_f1']:.3f}" if k["drum_hits"]
+                 else f"{k['drum_hits_found']} drum hits found where none play")
+        print(f"    {kit:24s} {k['clips']:5d} clips  note onset F1 {k['onset_f1']:.3f}  {drums}")
     return 0
 
 

@@ -95,9 +95,10 @@ def f1_scores(counts: Counter, metrics=METRICS) -> dict:
 
 
 def held_out_clips(dataset: str | None = None, split: str = "test", num_examples: int = 50, seed: int = 1,
-                   soundfonts: list[str] | None = None):
+                   soundfonts: list[str] | None = None, tracks: bool = False):
     """(audio 16 kHz, reference notes) pairs: from a dub mixtures dataset, or rendered now with
-    the split's held-out SoundFonts (the generator's own split rule)."""
+    the split's held-out SoundFonts (the generator's own split rule). ``tracks=True`` adds each
+    clip's track list (role, instrument, soundfont, ...) as a third item."""
     from dub_dataset.audio_io import decode_audio_bytes
 
     if dataset:
@@ -106,15 +107,21 @@ def held_out_clips(dataset: str | None = None, split: str = "test", num_examples
         from dub_dataset import load_dub_dataset
 
         ds = load_dub_dataset(dataset, "mixtures", split=split).cast_column("audio", Audio(decode=False))
-        for row in ds.select(range(min(num_examples, len(ds)))):
-            yield decode_audio_bytes(row["audio"]["bytes"])[0], row["notes"]
-        return
-    from dub_dataset import Spec, make_maker
+        rows = ds.select(range(min(num_examples, len(ds))))
+    else:
+        from dub_dataset import Spec, make_maker
 
-    maker = make_maker(Spec("mixtures", seed=seed, soundfonts=soundfonts, images=()))
-    for i in range(num_examples):
-        row = maker.make(split, i)
-        yield decode_audio_bytes(row["audio"]["bytes"])[0], row["notes"]
+        maker = make_maker(Spec("mixtures", seed=seed, soundfonts=soundfonts, images=()))
+        rows = (maker.make(split, i) for i in range(num_examples))
+    for row in rows:
+        audio = decode_audio_bytes(row["audio"]["bytes"])[0]
+        yield (audio, row["notes"], row["tracks"]) if tracks else (audio, row["notes"])
+
+
+def drum_kit_of(tracks) -> str:
+    """The SoundFont that plays a clip's drums ("no drums" when none do)."""
+    kits = sorted({t["soundfont"] for t in tracks if t["is_drum"]})
+    return " + ".join(kits) or "no drums"
 
 
 def evaluate_model(model=None, dataset: str | None = None, split: str = "test", num_examples: int = 50,
@@ -127,17 +134,24 @@ def evaluate_model(model=None, dataset: str | None = None, split: str = "test", 
     m = model if model is not None and not isinstance(model, str) else load_transcriber(model)
     thresholds = thresholds or Thresholds.of(m)
     counts, seconds, busy, n = Counter(), 0.0, 0.0, 0
-    for audio, ref in held_out_clips(dataset, split, num_examples, seed, soundfonts):
+    by_kit: dict[str, Counter] = {}
+    for audio, ref, tracks in held_out_clips(dataset, split, num_examples, seed, soundfonts, tracks=True):
         t = time.perf_counter()
         est = decode(transcribe_array(m, audio), thresholds, tuple(m.config.families))
         busy += time.perf_counter() - t
         seconds += len(audio) / m.config.sampling_rate
-        counts += clip_counts(ref, est)
+        c = clip_counts(ref, est)
+        counts += c
+        by_kit.setdefault(drum_kit_of(tracks), Counter()).update(c + Counter(clips=1))
         n += 1
     if n == 0:
         raise ValueError(f"no {split} clips to evaluate on")
+    # the same scores over the clips whose drums each SoundFont plays (pitched parts included)
+    # (drum F1 means nothing where no drums play: there, "drum_hits_found" counts false drum hits)
+    kits = {k: {"clips": c["clips"], "drum_hits": c["drums_ref"], "drum_hits_found": c["drums_est"], **f1_scores(c)}
+            for k, c in sorted(by_kit.items())}
     return {"examples": n, "source": dataset or "rendered now with held-out SoundFonts", "seconds": seconds,
-            "x_realtime": seconds / max(busy, 1e-9), **f1_scores(counts)}
+            "x_realtime": seconds / max(busy, 1e-9), **f1_scores(counts), "by_drum_kit": kits}
 
 
 def tune_thresholds(model, dataset: str, split: str = "validation", num_examples: int = 100,

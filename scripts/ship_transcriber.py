@@ -16,6 +16,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def kit_table(by_kit: dict) -> str:
+    """Markdown table of the test scores by the SoundFont that plays each clip's drums."""
+    rows = ["Test clips by the SoundFont playing their drums:", "",
+            "| drums played by | clips | note onset F1 | multi-instrument onset F1 | drum onset F1 |",
+            "| --- | --- | --- | --- | --- |"]
+    for kit, k in by_kit.items():
+        drums = f"{k['drums_f1']:.3f}" if k["drum_hits"] else f"n/a ({k['drum_hits_found']} drum hits found)"
+        rows.append(f"| {kit} | {k['clips']} | {k['onset_f1']:.3f} | {k['multi_instrument_f1']:.3f} | {drums} |")
+    return "\n".join(rows) + "\n"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("run")
@@ -26,6 +37,8 @@ def main() -> None:
     ap.add_argument("--n-train", type=int, required=True)
     ap.add_argument("--tune-examples", type=int, default=150)
     ap.add_argument("--test-examples", type=int, default=400)
+    ap.add_argument("--compare", help="another transcriber (folder) to score on the same test clips, for the card")
+    ap.add_argument("--compare-name", default="the model shipped before", help="what the card calls --compare")
     ap.add_argument("--note", default="", help="extra text for the card (e.g. how the run was continued)")
     a = ap.parse_args()
 
@@ -55,7 +68,20 @@ def main() -> None:
                      lr=a.lr, batch_size=a.batch_size)
     extra = (f"\nDecoding thresholds, picked on {a.tune_examples} validation clips: onset {th.onset}, frame {th.frame}, "
              f"drums {th.drum}. Test: {scored['test']['examples']} clips ({scored['test']['seconds']:.0f} s), "
-             f"{scored['test']['x_realtime']:.0f}x realtime on 2 CPU threads.\n{a.note}\n")
+             f"{scored['test']['x_realtime']:.0f}x realtime on 2 CPU threads.\n\n"
+             + kit_table(scored["test"]["by_drum_kit"]))
+    if a.compare:
+        other = evaluate_model(a.compare, a.dataset, "test", a.test_examples)
+        scored["compared"] = {"model": a.compare, "test": other}
+        print("compared", json.dumps(other, indent=1))
+        cols = ("onset_f1", "onset_offset_f1", "frame_f1", "multi_instrument_f1", "drums_f1")
+        extra += (f"\nBeside {a.compare_name} on the same {other['examples']} test clips (its own thresholds):\n\n"
+                  "| model | note onset F1 | note onset+offset F1 | frame F1 | multi-instrument onset F1 | drum onset F1 |\n"
+                  "| --- | --- | --- | --- | --- | --- |\n"
+                  + "".join(f"| {name} | " + " | ".join(f"{d[c]:.3f}" for c in cols) + " |\n"
+                            for name, d in (("this model", scored["test"]), (a.compare_name, other))))
+        extra += "\n" + kit_table(other["by_drum_kit"]).replace("Test clips by", f"{a.compare_name}, by", 1)
+    extra += f"\n{a.note}\n"
     write_transcriber_card(tmp, model, args, scored, n_train=a.n_train, epochs_run=a.epochs,
                            data_note=describe_data(args, get_task("transcription")), extra=extra)
     results = json.loads((run / "train_results.json").read_text()) if (run / "train_results.json").exists() else {}

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import mido
@@ -213,6 +214,15 @@ def test_evaluate_cli_scores_held_out_clips(tiny_transcriber, mixtures):
     for m in ("onset", "onset_offset", "frame", "multi_instrument", "drums"):
         assert 0.0 <= s[f"{m}_f1"] <= 1.0
     assert s["onset_offset_f1"] <= s["onset_f1"] and s["multi_instrument_f1"] <= s["onset_f1"]
+    # the same scores by the font playing each clip's drums: the clips add up, each named by its kit
+    from dub_dataset import load_dub_dataset
+
+    rows = load_dub_dataset(str(mixtures), "mixtures", split="test").select(range(3))
+    want = Counter(" + ".join(sorted({t["soundfont"] for t in r["tracks"] if t["is_drum"]})) or "no drums"
+                   for r in rows)
+    assert {k: v["clips"] for k, v in s["by_drum_kit"].items()} == dict(want)
+    for k in s["by_drum_kit"].values():
+        assert 0.0 <= k["drums_f1"] <= 1.0 and 0.0 <= k["onset_f1"] <= 1.0
 
 
 def test_streamed_reading_matches_a_whole_decode(tmp_path):
