@@ -142,6 +142,13 @@ def _cuda() -> bool:
     return torch.cuda.is_available()
 
 
+def _masks(args) -> int:
+    """SpecAugment masks of a run: the task's default when none were given."""
+    from .tasks import get_task
+
+    return args.spec_augment if args.spec_augment is not None else get_task(args.task).spec_augment
+
+
 def write_transcriber_card(out: Path, model, args, scored: dict, n_train: int, epochs_run: int | None = None,
                            data_note: str | None = None, extra: str = "") -> None:
     """Card of a dub transcriber: how it was trained and its mir_eval scores on held-out renders."""
@@ -188,7 +195,7 @@ or `dub transcribe song.mp3 -o song.mid --model <this folder or repo>`.
   Validation and test clips are rendered with SoundFonts never heard in training.
 - `dub train --task transcription` (accelerate) on {"GPU" if _cuda() else "CPU"}: {epochs_run or args.epochs} epochs, batch {args.batch_size},
   AdamW lr {args.lr}, weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up,
-  SpecAugment frequency masks ({args.spec_augment}), seed {args.seed}; the epoch with the best validation score
+  SpecAugment frequency masks ({_masks(args)}), seed {args.seed}; the epoch with the best validation score
   (mean of note onset, multi-instrument and drum F1) is kept.
 
 ## Held-out scores (mir_eval, 50 ms onset tolerance, micro-averaged over clips)
