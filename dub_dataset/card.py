@@ -11,6 +11,23 @@ _CONFIG_TEXT = {
 }
 
 
+def spec_changes(base: dict, other: dict) -> str:
+    """What ``other`` (a Spec as a dict) sets differently from ``base``: "max_pitch_shift_cents 100, ..."."""
+    def flat(d):
+        return {**{k: v for k, v in d.items() if k != "augment"}, **d.get("augment", {})}
+    a, b = flat(base), flat(other)
+    return ", ".join(f"{k} {b[k]}" for k in sorted(b) if a.get(k) != b[k]) or "nothing"
+
+
+def split_spec_lines(m: dict) -> list[str]:
+    """Card lines for the splits written apart (``dub generate --splits``) with another Spec."""
+    by_change: dict[str, list[str]] = {}
+    for split, spec in m.get("split_specs", {}).items():
+        by_change.setdefault(spec_changes(m["spec"], spec), []).append(split)
+    return [f"- The {' and '.join(splits)} split{'s' if len(splits) > 1 else ''} were written apart (`--splits "
+            f"{','.join(splits)}`, the same examples drawn) with: {change}." for change, splits in by_change.items()]
+
+
 def _yaml(meta: dict):
     from datasets import DatasetInfo, Features, SplitDict, SplitInfo
     from datasets.info import DatasetInfosDict
@@ -58,6 +75,7 @@ def dataset_card(meta: dict) -> str:
                       f"--num-examples {sum(m['split_sizes'].values())}` (dub {m['dub_version']}), "
                       f"{spec['sample_rate']} Hz, {spec['clip_s']} s clips, engines: {', '.join(spec['engines'])}, "
                       f"images: {', '.join(spec['images'])}.",
+                  *split_spec_lines(m),
                   f"- Held out by **{m['split_rule']}**: no instrument source appears in two splits."]
         for s in SPLITS:
             srcs = m["sources"].get(s, [])

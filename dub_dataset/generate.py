@@ -8,7 +8,10 @@ Layout of ``out`` (what ``push_to_hub`` publishes and ``load_dataset(out, config
 
 Work is cut into *units*, one Parquet file each (EXAMPLES_PER_FILE rows); ``num_proc`` processes
 share the units, and ``--shard I --num-shards N`` keeps every N-th unit, so N machines write
-disjoint files of the same dataset, merged by copying them into one folder. Units are written
+disjoint files of the same dataset, merged by copying them into one folder. ``--splits`` writes
+only the splits named (the same examples a whole build would write there: indices and draws follow
+the whole plan) into a folder that already holds the others, e.g. a training split made with wider
+augmentation than its validation and test splits; dub.json records each split's own Spec. Units are written
 into ``.dub-staging/<config>-<plan hash>/`` (each file written, then renamed); a rerun of an
 interrupted build skips finished units. A complete build replaces ``data/<config>`` in one rename.
 """
@@ -63,8 +66,11 @@ def plan_units(sizes: dict[str, int], examples_per_file: int = EXAMPLES_PER_FILE
     return units
 
 
-def plan_hash(spec: Spec, sizes: dict[str, int], examples_per_file: int) -> str:
-    blob = json.dumps({"spec": spec.to_dict(), "sizes": sizes, "per_file": examples_per_file}, sort_keys=True)
+def plan_hash(spec: Spec, sizes: dict[str, int], examples_per_file: int, splits: tuple[str, ...] = SPLITS) -> str:
+    plan = {"spec": spec.to_dict(), "sizes": sizes, "per_file": examples_per_file}
+    if tuple(splits) != SPLITS:  # a partial build stages apart from a whole one (same hash as before for whole builds)
+        plan["splits"] = list(splits)
+    blob = json.dumps(plan, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
 
 
@@ -120,24 +126,38 @@ def _run_unit(args) -> int:
 # -- driver side -----------------------------------------------------------------------------
 def generate(spec: Spec, num_examples: int, out: str | os.PathLike, num_proc: int = 1,
              shard: int = 0, num_shards: int = 1, examples_per_file: int = EXAMPLES_PER_FILE,
-             progress: bool = True) -> Path:
-    """Write ``num_examples`` examples of ``spec.config`` into ``out`` (see module docstring)."""
+             progress: bool = True, splits: tuple[str, ...] | None = None) -> Path:
+    """Write ``num_examples`` examples of ``spec.config`` into ``out`` (see module docstring).
+
+    ``splits``: write only these splits (default: all); the others already in ``out`` are kept."""
     from tqdm.auto import tqdm
 
     if not 0 <= shard < num_shards:
         raise ValueError(f"--shard must be in [0, {num_shards}), got {shard}")
     if num_proc < 1:
         raise ValueError(f"--num-proc must be at least 1, got {num_proc}")
+    unknown = sorted(set(splits) - set(SPLITS)) if splits is not None else []
+    splits = SPLITS if splits is None else tuple(s for s in SPLITS if s in splits)
+    if unknown or not splits:
+        raise ValueError(f"--splits: choose from {', '.join(SPLITS)}" + (f", not {', '.join(unknown)}" if unknown else ""))
+    partial = splits != SPLITS
     out = Path(out)
-    maker = make_maker(spec)  # validates SoundFonts/folders before any work starts
     sizes = split_sizes(num_examples)
+    if partial:
+        meta_path = out / "dub.json"
+        record = json.loads(meta_path.read_text()).get(spec.config) if meta_path.is_file() else None
+        if record is None or record["split_sizes"] != sizes:
+            raise ValueError(f"--splits: {out}'s {spec.config} config was not written with --num-examples "
+                             f"{num_examples} (its split sizes: {record and record['split_sizes']}); "
+                             "give the same --num-examples as its whole build, so the same examples are drawn")
+    maker = make_maker(spec)  # validates SoundFonts/folders before any work starts
     for split, n in sizes.items():
-        if n and not maker.sources_in(split):
+        if split in splits and n and not maker.sources_in(split):
             raise ValueError(f"split {split!r} would have {n} examples but no source instrument "
                              f"(split rule: {maker.split_rule}): give more SoundFonts or sample files")
-    units = plan_units(sizes, examples_per_file)
+    units = [u for u in plan_units(sizes, examples_per_file) if u.split in splits]
     mine = [u for k, u in enumerate(units) if k % num_shards == shard]
-    digest = plan_hash(spec, sizes, examples_per_file)
+    digest = plan_hash(spec, sizes, examples_per_file, splits)
     staging = out / STAGING / f"{spec.config}-{digest}"
     staging.mkdir(parents=True, exist_ok=True)
     for stale in staging.glob(".*.tmp"):  # half-written files of an interrupted run
@@ -169,7 +189,7 @@ def generate(spec: Spec, num_examples: int, out: str | os.PathLike, num_proc: in
 
     target = out / "data" / spec.config
     target.parent.mkdir(parents=True, exist_ok=True)
-    if num_shards == 1:
+    if num_shards == 1 and not partial:
         old = out / STAGING / f"{spec.config}-replaced"
         shutil.rmtree(old, ignore_errors=True)
         if target.exists():
@@ -180,12 +200,12 @@ def generate(spec: Spec, num_examples: int, out: str | os.PathLike, num_proc: in
         target.mkdir(exist_ok=True)
         wanted = {u.filename for u in units}
         for f in target.glob("*.parquet"):
-            if f.name not in wanted:  # files of an earlier plan with other file counts
+            if f.name not in wanted and f.name.split("-")[0] in splits:  # an earlier plan's file counts
                 f.unlink()
         for u in mine:
             os.replace(staging / u.filename, target / u.filename)
         shutil.rmtree(staging, ignore_errors=True)
-    _record(out, maker, sizes, digest, examples_per_file, num_shards)
+    _record(out, maker, sizes, digest, examples_per_file, num_shards, splits)
     staging_root = out / STAGING
     if staging_root.exists() and not any(staging_root.iterdir()):
         staging_root.rmdir()
@@ -198,12 +218,25 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shards) -> None:
+def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shards, splits=SPLITS) -> None:
     from . import __version__
     from .card import dataset_card
 
     meta_path = out / "dub.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    if tuple(splits) != SPLITS:
+        # Keep the whole build's record; note the Spec these splits were written with, where it differs.
+        record = meta[maker.spec.config]  # generate() checked it is there, with these split sizes
+        own = maker.spec.to_dict()
+        for s in splits:
+            record.setdefault("split_specs", {})[s] = own
+            if own == record["spec"]:
+                del record["split_specs"][s]
+        if not record.get("split_specs"):
+            record.pop("split_specs", None)
+        _atomic_write(meta_path, json.dumps(meta, indent=1))
+        _atomic_write(out / "README.md", dataset_card(meta))
+        return
     fonts = getattr(maker, "fonts", [])
     meta[maker.spec.config] = {
         "spec": maker.spec.to_dict(), "split_sizes": sizes, "plan_hash": digest,

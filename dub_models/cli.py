@@ -7,7 +7,7 @@ import json
 import sys
 
 from dub_dataset.effects import AugmentConfig
-from dub_dataset.constants import ENGINES, EXAMPLES_PER_FILE, GM_FAMILIES, IMAGE_KINDS, SAMPLE_RATE
+from dub_dataset.constants import ENGINES, EXAMPLES_PER_FILE, GM_FAMILIES, IMAGE_KINDS, SAMPLE_RATE, SPLITS
 
 
 def _csv(kinds: tuple[str, ...]):
@@ -31,7 +31,8 @@ def cmd_generate(a) -> int:
                 augment=AugmentConfig(max_pitch_shift_cents=a.max_pitch_shift_cents) if not a.dry else AugmentConfig.dry(),
                 split_by=a.split_by)
     out = generate(spec, a.num_examples, a.out, num_proc=a.num_proc, shard=a.shard,
-                   num_shards=a.num_shards, examples_per_file=a.examples_per_file, progress=not a.quiet)
+                   num_shards=a.num_shards, examples_per_file=a.examples_per_file, progress=not a.quiet,
+                   splits=a.splits)
     print(f"wrote {a.config} to {out} (load_dataset({str(out)!r}, {a.config!r}))")
     if a.push_to_hub:
         print("pushed:", push_to_hub(out, a.push_to_hub, private=a.private))
@@ -258,6 +259,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--shard", type=int, default=0, help="this machine's shard, 0-based")
     g.add_argument("--num-shards", type=int, default=1, help="machines sharing the job")
+    g.add_argument("--splits", type=_csv(SPLITS), default=None,
+                   help="comma list: write only these splits into OUT, keeping its others (same --num-examples "
+                        "and --seed as its whole build: the same examples, e.g. with other augmentation)")
     g.add_argument("--soundfont", action="append", help="SoundFont path (repeat); default: all system ones")
     g.add_argument("--drumkit", action="append",
                    help="drums: a Hydrogen kit folder or a flat folder of one-shot samples named by what they "

@@ -335,6 +335,8 @@ def evaluate(model, loader, accelerator, task, notes=None) -> tuple[dict, np.nda
 
 def describe_data(args: TrainArgs, task: Task) -> str:
     """How the training data was made, from the dataset's dub.json when it is a local folder."""
+    from dub_dataset.card import split_spec_lines
+
     meta_path = Path(args.dataset or "") / "dub.json"
     if args.stream or not meta_path.is_file():
         return f"`{args.dataset}`" if args.dataset else "the dub generator, streamed (fresh examples every epoch)"
@@ -349,7 +351,8 @@ def describe_data(args: TrainArgs, task: Task) -> str:
             f"{', '.join(spec['engines'])}; held out by {m['split_rule']}: "
             + "; ".join(f"{s} {sizes[s]} examples from {', '.join(fonts[s]) or '-'}" for s in sizes)
             + "".join(f"; {n} kit keys of {f} that play a held-out recording left out of training"
-                      for f, n in m.get("shared_keys_left_out", {}).items()) + ")")
+                      for f, n in m.get("shared_keys_left_out", {}).items()) + ")"
+            + "".join(" " + line[2:] for line in split_spec_lines(m)))
 
 
 # -- training -----------------------------------------------------------------------------------

@@ -120,6 +120,36 @@ def test_shards_on_several_machines_merge_to_the_same_dataset(tmp_path, small_fo
     assert digests(tmp_path / "merged") == digests(tmp_path / "whole")
 
 
+def test_splits_written_apart_with_other_augmentation(tmp_path, small_fonts):
+    """--splits: a training split with wide detune beside validation/test splits with a narrow one."""
+    import json
+
+    from dub_dataset.effects import AugmentConfig
+
+    wide = Spec("drums", seed=5, soundfonts=small_fonts, images=(), augment=AugmentConfig(max_pitch_shift_cents=400))
+    narrow = Spec("drums", seed=5, soundfonts=small_fonts, images=(), augment=AugmentConfig(max_pitch_shift_cents=50))
+    generate(wide, 30, tmp_path / "mixed", examples_per_file=4, progress=False)
+    generate(narrow, 30, tmp_path / "narrow", examples_per_file=4, progress=False)
+    before = digests(tmp_path / "mixed")
+    generate(narrow, 30, tmp_path / "mixed", examples_per_file=4, progress=False, splits=("validation", "test"))
+    after, ref = digests(tmp_path / "mixed"), digests(tmp_path / "narrow")
+    assert set(after) == set(before)
+    for name in after:  # train kept from the wide build; validation and test as the narrow build's
+        assert after[name] == (before[name] if "/train-" in name else ref[name]), name
+    assert any(after[n] != before[n] for n in after if "/test-" in n)  # the detune changed those clips
+    record = json.loads((tmp_path / "mixed" / "dub.json").read_text())["drums"]
+    assert record["spec"]["augment"]["max_pitch_shift_cents"] == 400
+    assert set(record["split_specs"]) == {"validation", "test"}
+    card = (tmp_path / "mixed" / "README.md").read_text()
+    assert "The validation and test splits were written apart" in card and "max_pitch_shift_cents 50" in card
+    with pytest.raises(ValueError, match="--num-examples"):  # other sizes would draw other examples
+        generate(narrow, 40, tmp_path / "mixed", examples_per_file=4, progress=False, splits=("test",))
+    with pytest.raises(ValueError, match="choose from"):
+        generate(narrow, 30, tmp_path / "mixed", progress=False, splits=("tests",))
+    with pytest.raises(ValueError, match="--num-examples"):  # nothing to add to
+        generate(narrow, 30, tmp_path / "empty", progress=False, splits=("test",))
+
+
 def test_interrupted_run_leaves_no_half_dataset_and_resumes(tmp_path, small_fonts):
     out = tmp_path / "ds"
     cmd = [sys.executable, "-m", "dub_models.cli", "generate", "--config", "notes", "--num-examples", "120",
