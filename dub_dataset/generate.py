@@ -247,11 +247,12 @@ def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shard
                       "license": k.license} for k in getattr(maker, "drumkits", [])],
         "features": maker.features().to_dict(),
     }
-    shared = {}
-    for path, *_ in getattr(maker, "shared_keys", ()):
-        shared[Path(path).stem] = shared.get(Path(path).stem, 0) + 1
-    if shared:
-        meta[maker.spec.config]["shared_keys_left_out"] = dict(sorted(shared.items()))
+    for attr in ("shared_keys", "shared_presets"):  # drums: kit keys; notes: melodic presets
+        shared = {}
+        for path, *_ in getattr(maker, attr, ()):
+            shared[Path(path).stem] = shared.get(Path(path).stem, 0) + 1
+        if shared:
+            meta[maker.spec.config][f"{attr}_left_out"] = dict(sorted(shared.items()))
     _atomic_write(meta_path, json.dumps(meta, indent=1))
     _atomic_write(out / "README.md", dataset_card(meta))
 

@@ -34,13 +34,15 @@ from .audio_io import AudioError, encode_flac, load_audio
 from .constants import (
     AUDIO_SUFFIXES, CLIP_S, DRUM_CLASS_OF_NOTE, DRUM_CLASSES, DRUM_HIT_HOLD_S, DRUM_NOTE_MIN,
     DRUM_NOTES, ENGINES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, KIT_KEY_CLASSES, PROGRAMS_PER_FAMILY,
-    RELEASE_S, SAME_SOUND, SAME_SOUND_RATE, SAME_SOUND_S, SAME_SOUND_VELOCITIES, SAMPLE_RATE, SILENCE_PEAK, SPLITS,
+    RELEASE_S, SAME_SOUND, SAME_SOUND_NOTES, SAME_SOUND_RATE, SAME_SOUND_S, SAME_SOUND_VELOCITIES, SAMPLE_RATE, SILENCE_PEAK, SPLITS,
     VELOCITY_RANGE,
 )
 from .features import check_config, features_for, image_column
 from .hydrogen import DrumKit, kit_splits, resolve_drumkits
 from .render import Note, create_engine
-from .soundfonts import Preset, SoundFont, resolve_soundfonts, shared_kit_keys, soundfont_splits
+from .soundfonts import (
+    Preset, SoundFont, key_sample_hashes, resolve_soundfonts, shared_kit_keys, soundfont_splits,
+)
 from .spectrogram import images, png_bytes
 
 MAX_ATTEMPTS = 12  # redraws before a source that never sounds is an error
@@ -114,10 +116,12 @@ def _rank_split(keys: list[str]) -> dict[str, str]:
 
 def _assign(sources: list[tuple[SoundFont, Preset]], split_by: str,
             by_key: bool = False) -> tuple[dict[str, list], str]:
-    """Sources by split, and the rule that was used (``by_key``: see ``soundfont_splits``)."""
+    """Sources by split, and the rule that was used (``by_key``: see ``soundfont_splits``; the
+    configs where one example plays one key (drums) or one preset (notes))."""
     def by_font():
         fonts = list({f.path: f for f, _ in sources}.values())
-        melodic, kits = soundfont_splits(fonts), soundfont_splits(fonts, kits=True, by_key=by_key)
+        melodic = soundfont_splits(fonts, by_key=by_key)
+        kits = soundfont_splits(fonts, kits=True, by_key=by_key)
         return {s: [(f, p) for f, p in sources if (kits if p.bank == 128 or f.is_kit_only() else melodic)[f.path] == s]
                 for s in SPLITS}
 
@@ -240,9 +244,9 @@ class _SoundFontMaker(Maker):
                 "preset": preset.program, "engine": engine.name}
 
 
-def _key_renders(kits: list[tuple[SoundFont, Preset]], notes) -> tuple[list[tuple], np.ndarray]:
+def _key_renders(kits: list[tuple[SoundFont, Preset]], notes, drum: bool = True) -> tuple[list[tuple], np.ndarray]:
     """(font path, bank, program, key) and its unit-norm, zero-mean renders (one row per velocity
-    of ``SAME_SOUND_VELOCITIES``), for the keys of ``kits`` in ``notes`` that sound."""
+    of ``SAME_SOUND_VELOCITIES``), for the keys of ``kits`` (or melodic presets) in ``notes`` that sound."""
     from .render import available_engines, get_engine
 
     names = available_engines()  # TinySoundFont when installed (the reference), else FluidSynth
@@ -251,7 +255,7 @@ def _key_renders(kits: list[tuple[SoundFont, Preset]], notes) -> tuple[list[tupl
     for font, kit in kits:
         for n in notes:
             for v in SAME_SOUND_VELOCITIES:
-                x = engine.render(font.path, kit, [Note(0.0, 0.3, n, v)], SAME_SOUND_S, drum=True).astype(np.float64)
+                x = engine.render(font.path, kit, [Note(0.0, 0.3, n, v)], SAME_SOUND_S, drum=drum).astype(np.float64)
                 if np.abs(x).max() > SILENCE_PEAK:
                     x -= x.mean()
                     ids.append((font.path, kit.bank, kit.program, n))
@@ -260,12 +264,12 @@ def _key_renders(kits: list[tuple[SoundFont, Preset]], notes) -> tuple[list[tupl
 
 
 def same_sound_keys(kits: list[tuple[SoundFont, Preset]], held: list[tuple[SoundFont, Preset]],
-                    notes) -> set[tuple[str, int, int, int]]:
+                    notes, drum: bool = True) -> set[tuple[str, int, int, int]]:
     """``(font path, bank, program, key)`` of each key of ``kits`` whose render is, at some velocity,
     the render of some key of ``held`` (correlation above ``SAME_SOUND``): the same recording,
-    whatever bytes store it."""
-    ids, x = _key_renders(kits, notes)
-    _, y = _key_renders(held, notes)
+    whatever bytes store it. ``drum=False``: melodic presets, played on ``notes``."""
+    ids, x = _key_renders(kits, notes, drum)
+    _, y = _key_renders(held, notes, drum)
     if not len(ids) or not len(y):
         return set()
     best = np.concatenate([(x[lo:lo + 512] @ y.T).max(axis=1) for lo in range(0, len(x), 512)])
@@ -277,6 +281,20 @@ def held_out_sound_keys(kits: list[tuple[SoundFont, Preset]], held: list[tuple[S
     """Keys of ``kits`` that play a recording of a kit in ``held``: a stored sample with the same
     bytes on any key (``shared_kit_keys``), or the same sound (``same_sound_keys``)."""
     return shared_kit_keys(kits, held, notes) | same_sound_keys(kits, held, notes)
+
+
+def held_out_sound_presets(presets: list[tuple[SoundFont, Preset]],
+                           held: list[tuple[SoundFont, Preset]]) -> set[tuple[str, int, int]]:
+    """``(font path, bank, program)`` of each melodic preset of ``presets`` that plays a recording of
+    a preset in ``held``: a stored sample with the same bytes on any key, or the same sound on one of
+    ``SAME_SOUND_NOTES`` (GeneralUser GS stores TimGM6mb's Shenai and sounds like its Kalimba)."""
+    held_hashes = set()
+    for font, p in held:
+        for hashes in key_sample_hashes(font, p).values():
+            held_hashes |= hashes
+    out = {(f.path, p.bank, p.program) for f, p in presets
+           if any(h & held_hashes for h in key_sample_hashes(f, p).values())}
+    return out | {k[:3] for k in same_sound_keys(presets, held, SAME_SOUND_NOTES, drum=False)}
 
 
 class DrumMaker(_SoundFontMaker):
@@ -379,18 +397,34 @@ class NoteMaker(_SoundFontMaker):
         presets = [(f, p) for f in self.fonts for p in f.melodic() if p.program < 128]
         if not presets:
             raise ValueError("no GM melodic preset (bank 0) in " + ", ".join(f.path for f in self.fonts))
-        self.by_split, self.split_rule = _assign(presets, spec.split_by)
+        self.by_split, self.split_rule = _assign(presets, spec.split_by, by_key=True)
         if self.spec.clip_s <= RELEASE_S:
             raise ValueError(f"notes need a clip longer than the {RELEASE_S} s release, got {self.spec.clip_s} s")
+        self._shared_presets: set | None = None
+        self._by_family: dict[str, dict[int, list]] = {}
 
     def sources_in(self, split):
         return self.by_split[split]
 
+    @property
+    def shared_presets(self) -> set[tuple[str, int, int]]:
+        """Training presets left out: one example plays one preset here, so a training font keeps its
+        split but loses each preset that plays a held-out recording (computed when first needed)."""
+        if self._shared_presets is None:
+            held = self.by_split["validation"] + self.by_split["test"]
+            self._shared_presets = (held_out_sound_presets(self.by_split["train"], held)
+                                    if self.split_rule == "soundfont" else set())
+        return self._shared_presets
+
     def make(self, split, index):
         rng = self.rng(split, index)
-        by_family: dict[int, list] = {}
-        for font, p in self.by_split[split]:
-            by_family.setdefault(p.program // PROGRAMS_PER_FAMILY, []).append((font, p))
+        if split not in self._by_family:
+            self._by_family[split] = {}
+            for font, p in self.by_split[split]:
+                if split == "train" and (font.path, p.bank, p.program) in self.shared_presets:
+                    continue
+                self._by_family[split].setdefault(p.program // PROGRAMS_PER_FAMILY, []).append((font, p))
+        by_family = self._by_family[split]
         if not by_family:
             raise ValueError(f"split {split!r} has no melodic preset: give more SoundFonts or --split-by preset")
         families = sorted(by_family)

@@ -81,8 +81,11 @@ def cmd_soundfonts(a) -> int:
     fonts = discover_soundfonts()
     split, kit_split = soundfont_splits(fonts), soundfont_splits(fonts, kits=True)
     by_key = soundfont_splits(fonts, kits=True, by_key=True)  # the drums config's rule
+    by_preset = soundfont_splits(fonts, by_key=True)  # the notes config's rule
     for f in fonts:
-        melodic = f"{len(f.melodic()):4d} melodic -> {split[f.path]:10s}" if f.melodic() else " " * 26
+        where = (split[f.path] if by_preset[f.path] == split[f.path] else
+                 f"{split[f.path]} (notes: {by_preset[f.path]}, without its presets that play a held-out recording)")
+        melodic = f"{len(f.melodic()):4d} melodic -> {where:10s}" if f.melodic() else " " * 26
         where = (kit_split[f.path] if by_key[f.path] == kit_split[f.path] else
                  f"{kit_split[f.path]} (drums: {by_key[f.path]}, without its keys that play a held-out recording)")
         kits = f"{len(f.drum_kits()):3d} kits -> {where:10s}" if f.drum_kits() else " " * 23

