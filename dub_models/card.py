@@ -50,6 +50,20 @@ def confusion_title(task) -> str:
     return f"dub {task.name}: test split (held-out SoundFonts)"
 
 
+def base_training(init: str | None) -> str:
+    """The Training section of the card of the model a run was fine-tuned from (a local folder with a
+    dub card), as a sub-section: the new card then tells the whole recipe, whatever happens to that folder."""
+    card = Path(init) / "README.md" if init else None
+    if card is None or not card.is_file():
+        return ""
+    text = card.read_text()
+    if "\n## Training" not in text:
+        return ""
+    section = text.split("\n## Training", 1)[1].split("\n## ", 1)[0].strip("\n")
+    section = section.replace("\n### ", "\n#### ")  # its own base model, one level down
+    return f"\n### The model it was fine-tuned from (`{init}`), as its card tells\n{section}\n"
+
+
 def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: int, epochs_run: int | None = None,
                      data_note: str | None = None, extra: str = "") -> None:
     """The model card (README.md) of a trained classifier; ``confusion``: ``train.confusion``'s
@@ -98,7 +112,8 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
             f"hidden size {saved['hidden_size']}, {saved['num_hidden_layers']} layers" if saved and getattr(args, "init_from", None)
             else f"size `{args.size}`")
     init = getattr(args, "init_from", None)
-    origin = f"Fine-tuned from `{init}`" if init else \
+    origin = f"Fine-tuned from `{init}` (how that was trained: below)" if base_training(init) else \
+        f"Fine-tuned from `{init}`" if init else \
         "Trained from scratch (no Hub checkpoint is reachable where it was trained)"
     device = "GPU" if _cuda() else "CPU"
     body = f"""
@@ -123,7 +138,7 @@ or `dub classify --task {task.name} FILE...`.
   weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up, {augment_note},
   seed {args.seed}. The epoch with the best validation
   score is kept.
-
+{base_training(init)}
 ## Held-out scores
 - validation: {fmt(val)}
 - **test: {fmt(test)}**

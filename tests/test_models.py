@@ -288,6 +288,10 @@ def test_init_from_a_dub_model_starts_from_its_weights(trained, drums_ds, tmp_pa
     assert a.keys() == b.keys() and learned and all(np.array_equal(a[k], b[k]) for k in learned)
     card = (tmp_path / "README.md").read_text()
     assert f"Fine-tuned from `{src}`" in card and "DubCNNForAudioClassification" in card
+    # the base model's own recipe travels with the card (its folder may be replaced by this one)
+    base = (src / "README.md").read_text().split("## Training", 1)[1].split("\n## ", 1)[0]
+    assert f"### The model it was fine-tuned from (`{src}`)" in card
+    assert base.strip().splitlines()[0] in card.split("### The model it was fine-tuned from", 1)[1]
     with pytest.raises(ValueError, match="dub model for the drums task, not for effects"):
         from_checkpoint(get_task("effects"), str(src))
 
