@@ -16,16 +16,24 @@ def spec_changes(base: dict, other: dict) -> str:
     def flat(d):
         return {**{k: v for k, v in d.items() if k != "augment"}, **d.get("augment", {})}
     a, b = flat(base), flat(other)
-    return ", ".join(f"{k} {b[k]}" for k in sorted(b) if a.get(k) != b[k]) or "nothing"
+    def show(v):
+        return f"{v:g}" if isinstance(v, float) else str(v)
+    return ", ".join(f"{k} {show(b[k])}" for k in sorted(b) if a.get(k) != b[k]) or "nothing"
 
 
-def split_spec_lines(m: dict) -> list[str]:
-    """Card lines for the splits written apart (``dub generate --splits``) with another Spec."""
+def split_spec_phrases(m: dict) -> list[str]:
+    """What the splits written apart (``dub generate --splits``) with another Spec changed, one phrase
+    per change: "the validation and test splits written apart (...) with max_pitch_shift_cents 100"."""
     by_change: dict[str, list[str]] = {}
     for split, spec in m.get("split_specs", {}).items():
         by_change.setdefault(spec_changes(m["spec"], spec), []).append(split)
-    return [f"- The {' and '.join(splits)} split{'s' if len(splits) > 1 else ''} were written apart (`--splits "
-            f"{','.join(splits)}`, the same examples drawn) with: {change}." for change, splits in by_change.items()]
+    return [f"the {' and '.join(splits)} split{'s' if len(splits) > 1 else ''} written apart (`--splits "
+            f"{','.join(splits)}`, the same examples drawn) with {change}" for change, splits in by_change.items()]
+
+
+def split_spec_lines(m: dict) -> list[str]:
+    """Card lines for ``split_spec_phrases``."""
+    return [f"- {p[0].upper()}{p[1:]}." for p in split_spec_phrases(m)]
 
 
 def _yaml(meta: dict):

@@ -335,7 +335,7 @@ def evaluate(model, loader, accelerator, task, notes=None) -> tuple[dict, np.nda
 
 def describe_data(args: TrainArgs, task: Task) -> str:
     """How the training data was made, from the dataset's dub.json when it is a local folder."""
-    from dub_dataset.card import split_spec_lines
+    from dub_dataset.card import split_spec_phrases
 
     meta_path = Path(args.dataset or "") / "dub.json"
     if args.stream or not meta_path.is_file():
@@ -353,8 +353,8 @@ def describe_data(args: TrainArgs, task: Task) -> str:
             + "".join(f"; {n} kit keys of {f} that play a held-out recording left out of training"
                       for f, n in m.get("shared_keys_left_out", {}).items())
             + "".join(f"; {n} melodic presets of {f} that play a held-out recording left out of training"
-                      for f, n in m.get("shared_presets_left_out", {}).items()) + ")"
-            + "".join(" " + line[2:] for line in split_spec_lines(m)))
+                      for f, n in m.get("shared_presets_left_out", {}).items())
+            + "".join(f"; {p}" for p in split_spec_phrases(m)) + ")")
 
 
 # -- training -----------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def test_splits_written_apart_with_other_augmentation(tmp_path, small_fonts):
     assert record["spec"]["augment"]["max_pitch_shift_cents"] == 400
     assert set(record["split_specs"]) == {"validation", "test"}
     card = (tmp_path / "mixed" / "README.md").read_text()
-    assert "The validation and test splits were written apart" in card and "max_pitch_shift_cents 50" in card
+    assert "The validation and test splits written apart" in card and "max_pitch_shift_cents 50." in card
     with pytest.raises(ValueError, match="--num-examples"):  # other sizes would draw other examples
         generate(narrow, 40, tmp_path / "mixed", examples_per_file=4, progress=False, splits=("test",))
     with pytest.raises(ValueError, match="choose from"):
