@@ -314,7 +314,8 @@ def shared_kit_keys(kits: list[tuple[SoundFont, Preset]], held: list[tuple[Sound
                     notes) -> set[tuple[str, int, int, int]]:
     """``(font path, bank, program, key)`` of each key in ``notes`` of the kits ``kits`` that plays
     a sample stored in any key of the kits ``held``: a one-hit example of it would let a model hear
-    a held-out recording in training (sf_GMbank's Standard kit plays TimGM6mb's kick on key 36)."""
+    a held-out recording in training (sf_GMbank's Standard kit plays TimGM6mb's kick on key 36).
+    Melodic presets work the same (``sources.held_out_sound_presets`` asks it about every key)."""
     held_hashes = set()
     for font, kit in held:
         for hashes in key_sample_hashes(font, kit).values():

@@ -40,9 +40,7 @@ from .constants import (
 from .features import check_config, features_for, image_column
 from .hydrogen import DrumKit, kit_splits, resolve_drumkits
 from .render import Note, create_engine
-from .soundfonts import (
-    Preset, SoundFont, key_sample_hashes, resolve_soundfonts, shared_kit_keys, soundfont_splits,
-)
+from .soundfonts import Preset, SoundFont, resolve_soundfonts, shared_kit_keys, soundfont_splits
 from .spectrogram import images, png_bytes
 
 MAX_ATTEMPTS = 12  # redraws before a source that never sounds is an error
@@ -288,13 +286,8 @@ def held_out_sound_presets(presets: list[tuple[SoundFont, Preset]],
     """``(font path, bank, program)`` of each melodic preset of ``presets`` that plays a recording of
     a preset in ``held``: a stored sample with the same bytes on any key, or the same sound on one of
     ``SAME_SOUND_NOTES`` (GeneralUser GS stores TimGM6mb's Shenai and sounds like its Kalimba)."""
-    held_hashes = set()
-    for font, p in held:
-        for hashes in key_sample_hashes(font, p).values():
-            held_hashes |= hashes
-    out = {(f.path, p.bank, p.program) for f, p in presets
-           if any(h & held_hashes for h in key_sample_hashes(f, p).values())}
-    return out | {k[:3] for k in same_sound_keys(presets, held, SAME_SOUND_NOTES, drum=False)}
+    keys = shared_kit_keys(presets, held, range(128)) | same_sound_keys(presets, held, SAME_SOUND_NOTES, drum=False)
+    return {k[:3] for k in keys}
 
 
 class DrumMaker(_SoundFontMaker):

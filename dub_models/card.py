@@ -112,7 +112,8 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
             f"hidden size {saved['hidden_size']}, {saved['num_hidden_layers']} layers" if saved and getattr(args, "init_from", None)
             else f"size `{args.size}`")
     init = getattr(args, "init_from", None)
-    origin = f"Fine-tuned from `{init}` (how that was trained: below)" if base_training(init) else \
+    base = base_training(init)
+    origin = f"Fine-tuned from `{init}` (how that was trained: below)" if base else \
         f"Fine-tuned from `{init}`" if init else \
         "Trained from scratch (no Hub checkpoint is reachable where it was trained)"
     device = "GPU" if _cuda() else "CPU"
@@ -138,7 +139,7 @@ or `dub classify --task {task.name} FILE...`.
   weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up, {augment_note},
   seed {args.seed}. The epoch with the best validation
   score is kept.
-{base_training(init)}
+{base}
 ## Held-out scores
 - validation: {fmt(val)}
 - **test: {fmt(test)}**
