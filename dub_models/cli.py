@@ -232,6 +232,8 @@ def _evaluate_classifier(a) -> int:
     print(f"{r['task']}: {r['examples']} {r['split']} examples of {r['dataset']}: {line({k: v for k, v in r.items() if isinstance(v, float)})}")
     for g, d in r["by_effect"].items():
         print(f"  {g:10s} {d['examples']:6d}  {line(d)}")
+    for g, d in r.get("by_family", {}).items():
+        print(f"  family {g:17s} {d['examples']:6d}  {line(d)}")
     for g, d in r.get("per_label", {}).items():
         print(f"  label {g:10s} support {d['support']:5d}  precision {d['precision']:.3f}, recall {d['recall']:.3f}, f1 {d['f1']:.3f}")
     if 1 < len(r.get("by_source", {})) <= 40:  # kits; a notes split has 128 programs: --json lists them

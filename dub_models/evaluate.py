@@ -182,8 +182,8 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
                         num_examples: int | None = None, batch_size: int = 64) -> dict:
     """Score a zoo classifier (a folder, Hub id, or the shipped one for ``task``) on a split of a
     dub dataset: the task's metrics over the split, then the same metrics over the examples with
-    each augmentation (``by_effect``: "none" are the clean ones) and from each source (``by_source``:
-    "SoundFont / preset"), and the commonest confusions."""
+    each augmentation (``by_effect``: "none" are the clean ones), of each GM family (``by_family``, pitched
+    data) and from each source (``by_source``: "SoundFont / preset"), and the commonest confusions."""
     import torch
     from datasets import Audio
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
@@ -242,6 +242,9 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
         groups = {"none": np.array([len(a) == 0 for a in active])}
         groups.update({n: np.array([i in a for a in active]) for i, n in enumerate(names)})
         result["by_effect"] = {g: scores(sel) for g, sel in groups.items() if sel.any()}
+    if "family" in ds.column_names:  # pitched data: how each GM family fares (effects "robust across instruments")
+        fam = np.array(list(ds["family"]))
+        result["by_family"] = {n: scores(fam == i) for i, n in enumerate(ds.features["family"].names) if (fam == i).any()}
     if "soundfont" in ds.column_names and "instrument" in ds.column_names:
         # by source: which kits or programs of the held-out fonts are hard (a font's own key map, say)
         src = np.array([f"{f} / {i}" for f, i in zip(ds["soundfont"], ds["instrument"])])

@@ -43,6 +43,10 @@ def breakdown(new: dict, old: dict | None, old_name: str | None) -> str:
     for g, d in new["by_effect"].items():
         label = "no effect (dry)" if g == "none" else f"with {g}"
         lines.append(f"| {label} | {d['examples']} | " + " | ".join(cells(d) + (cells(old["by_effect"].get(g)) if old else [])) + " |")
+    if new.get("by_family"):
+        lines += ["", "| GM family | examples | " + " | ".join(head) + " |", "| --- | --- | " + " | ".join("---" for _ in head) + " |"]
+        for g, d in new["by_family"].items():
+            lines.append(f"| {g} | {d['examples']} | " + " | ".join(cells(d) + (cells(old["by_family"].get(g)) if old else [])) + " |")
     if 1 < len(new.get("by_source", {})) <= 40:
         lines += ["", "| source (SoundFont / preset) | examples | " + " | ".join(head) + " |",
                   "| --- | --- | " + " | ".join("---" for _ in head) + " |"]

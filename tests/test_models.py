@@ -352,6 +352,12 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
     expected = {n: sum(i in e for e in val["effects"]) for i, n in enumerate(names)} | {"dry": sum(not e for e in val["effects"])}
     assert {k: v["support"] for k, v in r["per_label"].items()} == expected
     assert all(0 <= v["f1"] <= 1 for v in r["per_label"].values())
+    # and each GM family of the split alone ("robust across instruments"): the families partition the clips
+    fams, fam = val.features["family"].names, list(val["family"])
+    assert list(r["by_family"]) == [n for i, n in enumerate(fams) if i in fam]
+    assert {k: v["examples"] for k, v in r["by_family"].items()} == {fams[i]: fam.count(i) for i in set(fam)}
+    exact = sum(v["exact_match"] * v["examples"] for v in r["by_family"].values())
+    assert exact == pytest.approx(r["exact_match"] * r["examples"], abs=0.01 * len(r["by_family"]))
     # the multi-label confusion: rows are the clips carrying a label, the diagonal its recall
     conf = r["confusion"]
     assert conf["labels"] == list(r["per_label"]) and (tmp_path / "default" / "confusion_matrix.png").exists()
