@@ -8,7 +8,7 @@ checkpoints. With --dataset, the card gets a held-out breakdown measured now by 
 figures of another model (say, the one shipped before) on the same clips, side by side.
 
 Usage: python scripts/ship_model.py RUN_DIR TASK [--dataset DIR] [--split test] [--num-examples N]
-                                   [--compare OLD_MODEL_DIR]
+                                   [--compare OLD_MODEL_DIR] [--dest DIR]
 """
 
 import argparse
@@ -35,23 +35,22 @@ def breakdown(new: dict, old: dict | None, old_name: str | None) -> str:
         return [f"{d[c]:.3f}" if d and c in d else "" for c in cols]
 
     head = cols + ([f"{c} ({old_name})" for c in cols] if old else [])
+
+    def table(title: str, key: str | None, groups: dict, label=str) -> list[str]:
+        """A table of ``groups`` (name -> scores), each row beside ``old[key]``'s same group."""
+        rows = [f"| {title} | examples | " + " | ".join(head) + " |", "| --- | --- | " + " | ".join("---" for _ in head) + " |"]
+        return rows + [f"| {label(g)} | {d['examples']} | " + " | ".join(
+            cells(d) + (cells(old if key is None else old[key].get(g)) if old else [])) + " |" for g, d in groups.items()]
+
     lines = [SECTION, "",
              f"`dub evaluate` on {new['examples']} clips of the {new['split']} split of `{Path(new['dataset']).name}` "
-             "(held-out SoundFonts)" + (f"; `{old_name}` scored on the same clips." if old else "."), "",
-             "| clips | examples | " + " | ".join(head) + " |", "| --- | --- | " + " | ".join("---" for _ in head) + " |",
-             f"| all | {new['examples']} | " + " | ".join(cells(new) + (cells(old) if old else [])) + " |"]
-    for g, d in new["by_effect"].items():
-        label = "no effect (dry)" if g == "none" else f"with {g}"
-        lines.append(f"| {label} | {d['examples']} | " + " | ".join(cells(d) + (cells(old["by_effect"].get(g)) if old else [])) + " |")
+             "(held-out SoundFonts)" + (f"; `{old_name}` scored on the same clips." if old else "."), ""]
+    lines += table("clips", None, {"all": new})
+    lines += table("clips", "by_effect", new["by_effect"], lambda g: "no effect (dry)" if g == "none" else f"with {g}")[2:]
     if new.get("by_family"):
-        lines += ["", "| GM family | examples | " + " | ".join(head) + " |", "| --- | --- | " + " | ".join("---" for _ in head) + " |"]
-        for g, d in new["by_family"].items():
-            lines.append(f"| {g} | {d['examples']} | " + " | ".join(cells(d) + (cells(old["by_family"].get(g)) if old else [])) + " |")
+        lines += ["", *table("GM family", "by_family", new["by_family"])]
     if 1 < len(new.get("by_source", {})) <= 40:
-        lines += ["", "| source (SoundFont / preset) | examples | " + " | ".join(head) + " |",
-                  "| --- | --- | " + " | ".join("---" for _ in head) + " |"]
-        for g, d in new["by_source"].items():
-            lines.append(f"| {g} | {d['examples']} | " + " | ".join(cells(d) + (cells(old["by_source"].get(g)) if old else [])) + " |")
+        lines += ["", *table("source (SoundFont / preset)", "by_source", new["by_source"])]
     if new.get("per_label"):
         lines += ["", "| label | support | precision | recall | F1 |" + (f" F1 ({old_name}) |" if old else ""),
                   "| --- | --- | --- | --- | --- |" + (" --- |" if old else "")]
@@ -72,8 +71,9 @@ def main() -> None:
     ap.add_argument("--split", default="test")
     ap.add_argument("--num-examples", type=int)
     ap.add_argument("--compare", help="another model of the task (e.g. the one shipped before), scored on the same clips")
+    ap.add_argument("--dest", type=Path, help="where to write the folder (default: dub_models/weights/TASK)")
     a = ap.parse_args()
-    dest = Path(__file__).resolve().parent.parent / "dub_models" / "weights" / a.task
+    dest = a.dest or Path(__file__).resolve().parent.parent / "dub_models" / "weights" / a.task
     tmp = dest.with_name(f".{a.task}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)

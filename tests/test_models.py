@@ -358,6 +358,16 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
     assert {k: v["examples"] for k, v in r["by_family"].items()} == {fams[i]: fam.count(i) for i in set(fam)}
     exact = sum(v["exact_match"] * v["examples"] for v in r["by_family"].values())
     assert exact == pytest.approx(r["exact_match"] * r["examples"], abs=0.01 * len(r["by_family"]))
+    # scripts/ship_model.py writes those figures into the shipped card, beside another model's on the same clips
+    ship = tmp_path / "shipped"
+    subprocess.run([sys.executable, str(Path(__file__).parent.parent / "scripts" / "ship_model.py"), str(tmp_path / "default"),
+                    "effects", "--dataset", str(small_dataset), "--split", "validation", "--compare", str(tmp_path / "masked"),
+                    "--dest", str(ship)], capture_output=True, text=True, check=True)
+    shipped = (ship / "README.md").read_text().split("## Held-out breakdown", 1)[1]
+    assert f"| all | {r['examples']} | {r['f1_micro']:.3f} | {r['exact_match']:.3f} | " in shipped
+    for n, v in r["by_family"].items():
+        assert f"| {n} | {v['examples']} | {v['f1_micro']:.3f} | {v['exact_match']:.3f} | " in shipped
+    assert (ship / "model.safetensors").read_bytes() == (tmp_path / "default" / "model.safetensors").read_bytes()
     # the multi-label confusion: rows are the clips carrying a label, the diagonal its recall
     conf = r["confusion"]
     assert conf["labels"] == list(r["per_label"]) and (tmp_path / "default" / "confusion_matrix.png").exists()
