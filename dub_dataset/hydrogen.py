@@ -279,8 +279,18 @@ def discover_drumkits(dirs: tuple[str, ...] = HYDROGEN_DIRS, packs=SAMPLE_PACKS)
     return kits
 
 
+SYSTEM_KITS = "system"  # in a list of kit folders: all discovered ones (``--drumkit system --drumkit MINE``)
+
+
 def resolve_drumkits(paths: list[str] | None) -> list[DrumKit]:
-    """Explicit kit folders (each must load), or all discovered ones when ``paths`` is None."""
+    """Explicit kit folders (each must load), or all discovered ones when ``paths`` is None; the
+    entry ``"system"`` stands for the discovered ones beside explicit folders."""
     if paths is None:
         return discover_drumkits()
-    return [load_drumkit(p) for p in paths if p]
+    kits = []
+    for p in paths:
+        if p == SYSTEM_KITS and not Path(p).exists():
+            kits += [k for k in discover_drumkits() if k.path not in {x.path for x in kits}]
+        elif p:
+            kits.append(load_drumkit(p))
+    return kits

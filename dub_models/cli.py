@@ -75,6 +75,14 @@ def cmd_spectrogram(a) -> int:
     return 0
 
 
+def cmd_synth_kit(a) -> int:
+    from dub_dataset.drumsynth import write_synth_kit
+
+    paths = write_synth_kit(a.out, a.per_class, a.seed)
+    print(f"wrote {len(paths)} drum hits to {a.out} (use: dub generate --config drums --drumkit system --drumkit {a.out})")
+    return 0
+
+
 def cmd_soundfonts(a) -> int:
     from dub_dataset.soundfonts import discover_soundfonts, soundfont_splits
 
@@ -270,8 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--soundfont", action="append", help="SoundFont path (repeat); default: all system ones")
     g.add_argument("--drumkit", action="append",
                    help="drums: a Hydrogen kit folder or a flat folder of one-shot samples named by what they "
-                        "play (repeat; --drumkit '' for none); default: the system's recorded kits (Hydrogen, "
-                        "FreePats, LMMS, Sonic Pi) when no --soundfont is given")
+                        "play (repeat; --drumkit '' for none; --drumkit system: the system's kits beside your own); "
+                        "default: the system's recorded kits (Hydrogen, FreePats, LMMS, Sonic Pi) when no --soundfont is given")
     g.add_argument("--sample-dir", help="folder: one sub-folder of samples per instrument; mixtures: a folder of MIDI files")
     g.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
     g.add_argument("--clip-seconds", type=float, default=None, help="default: 2 (drums), 4 (notes, folder)")
@@ -376,6 +384,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--host", default="127.0.0.1", help="0.0.0.0 serves other machines too")
     w.add_argument("--port", type=int, default=7860)
     w.set_defaults(func=cmd_app)
+
+    k = sub.add_parser("synth-kit", help="write a folder of drawn analog-style drum hits (a kit for dub generate --drumkit)")
+    k.add_argument("out", help="folder to write (files NNN_synth_<voice>_<i>.wav; NNN: the GM key)")
+    k.add_argument("--per-class", type=int, default=16, help="hits of each of the 12 drum classes")
+    k.add_argument("--seed", type=int, default=0)
+    k.set_defaults(func=cmd_synth_kit)
 
     f = sub.add_parser("soundfonts", help="list the SoundFonts and Hydrogen drum kits found on this machine, and their splits")
     f.set_defaults(func=cmd_soundfonts)

@@ -16,6 +16,7 @@ from dub_dataset.soundfonts import (
 )
 
 from conftest import GMBANK, SR, TIMGM, band_db
+from dub_models.cli import main
 
 
 def test_fonts_that_share_recordings_are_held_out_together(tmp_path):
@@ -408,3 +409,51 @@ def test_generaluser_melodic_presets_train_on_notes_without_those_that_play_timg
     meta = json.loads((tmp_path / "dub.json").read_text())["notes"]
     assert meta["shared_presets_left_out"] == {"GeneralUser": len(left_out)}
     assert f"GeneralUser: {len(left_out)} presets" in (tmp_path / "README.md").read_text()
+
+
+def test_synth_kit_hits_sound_like_their_class_and_repeat_by_seed(tmp_path):
+    """The drawn drum synthesizer: a kick is dark, a hi-hat bright, a closed hat shorter than an open
+    one, toms rise from low to high; the folder it writes is a kit of all 12 classes, the same bytes
+    for the same seed and other bytes for another, with no half-written file left."""
+    from dub_dataset.drumsynth import VOICES, synth_hit, write_synth_kit
+
+    def decay_s(x):  # time to 90 % of the energy
+        e = np.cumsum(x.astype(np.float64) ** 2)
+        return np.searchsorted(e, 0.9 * e[-1]) / SR
+
+    def peak_hz(x):
+        spec = np.abs(np.fft.rfft(x))
+        return np.fft.rfftfreq(len(x), 1 / SR)[np.argmax(spec)]
+
+    for seed in range(4):
+        hit = {v: synth_hit(v, np.random.default_rng(seed), SR) for v in VOICES}
+        assert all(len(h) == 2 * SR and abs(np.abs(h).max() - 0.9) < 1e-3 for h in hit.values())
+        assert band_db(hit["kick"], 20, 250) - band_db(hit["kick"], 2000, 8000) > 15
+        for hat in ("closed_hihat", "open_hihat", "crash"):
+            assert band_db(hit[hat], 3000, 8000) - band_db(hit[hat], 20, 500) > 15, hat
+        assert decay_s(hit["closed_hihat"]) < decay_s(hit["open_hihat"])
+        assert peak_hz(hit["tom_low"]) < peak_hz(hit["tom_mid"]) < peak_hz(hit["tom_high"])  # same draws, higher range
+    with pytest.raises(ValueError, match="unknown synth drum voice 'gong'"):
+        synth_hit("gong", np.random.default_rng(0))
+
+    a, b, c = (write_synth_kit(tmp_path / name, per_class=3, seed=s) for name, s in (("a", 1), ("b", 1), ("c", 2)))
+    assert len(a) == 36 and [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
+    assert all(p.read_bytes() != q.read_bytes() for p, q in zip(a, c))
+    assert not list((tmp_path / "a").glob("*.part"))
+    kit = load_drumkit(tmp_path / "a")
+    counts = {}
+    for inst in kit.instruments:
+        counts[inst.drum_class] = counts.get(inst.drum_class, 0) + 1
+    assert counts == {cls: 3 for cls in counts} and len(counts) == 12
+
+
+def test_generate_takes_the_system_kits_beside_a_synth_kit(tmp_path):
+    """``--drumkit system --drumkit FOLDER``: the system's recorded kits and the drawn kit both train."""
+    from dub_dataset.hydrogen import resolve_drumkits
+
+    write_synth_kit_dir = tmp_path / "dub-synth-kit"
+    assert main(["synth-kit", str(write_synth_kit_dir), "--per-class", "2", "--seed", "3"]) == 0
+    kits = resolve_drumkits(["system", str(write_synth_kit_dir)])
+    system = discover_drumkits()
+    assert [k.path for k in kits] == [k.path for k in system] + [str(write_synth_kit_dir.resolve())]
+    assert len({k.path for k in resolve_drumkits(["system", "system"])}) == len(system)
