@@ -24,6 +24,7 @@ from scipy import signal
 
 SYNTH_RATE = 44_100
 SYNTH_SECONDS = 2.0
+SYNTH_LICENSE = "CC0-1.0"  # the kit's LICENSE.txt, which the dataset card quotes
 # 808-style metallic oscillator frequencies (Hz), scaled per hit
 _METAL = np.array([205.3, 304.4, 369.6, 522.7, 540.0, 800.0])
 
@@ -248,6 +249,7 @@ def write_synth_kit(folder: str | Path, per_class: int = 16, seed: int = 0, sr: 
         raise ValueError(f"per_class must be at least 1, got {per_class}")
     out = Path(folder)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "LICENSE.txt").write_text(f"{SYNTH_LICENSE} (drawn by dub's drum synthesizer, dub_dataset/drumsynth.py, seed {seed})\n")
     plan = [v for v in VOICES if v not in PERCUSSION for _ in range(per_class)]
     plan += [PERCUSSION[i % len(PERCUSSION)] for i in range(per_class)]
     paths, seen = [], {}

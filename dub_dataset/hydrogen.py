@@ -186,8 +186,19 @@ def load_sample_folder(folder: str | Path, name: str | None = None, license: str
     if not instruments:
         raise DrumKitError(f"{folder}: no sample file has a name dub can map to a drum class "
                            "(e.g. kick01.wav, hihat_closed.flac, 038_Snare.pat)")
-    return DrumKit(name or folder.name, str(folder.resolve()), license or "unknown: check the samples' own licence",
+    return DrumKit(name or folder.name, str(folder.resolve()),
+                   license or _folder_license(folder) or "unknown: check the samples' own licence",
                    tuple(instruments), "sample folder")
+
+
+def _folder_license(folder: Path) -> str | None:
+    """The first line of a sample folder's LICENSE (or LICENSE.txt, COPYING) file, if it has one."""
+    for name in ("LICENSE", "LICENSE.txt", "COPYING"):
+        f = folder / name
+        if f.is_file():
+            line = next((x.strip() for x in f.read_text(errors="replace").splitlines() if x.strip()), "")
+            return line[:200] or None
+    return None
 
 
 def load_drumkit(folder: str | Path) -> DrumKit:

@@ -445,6 +445,7 @@ def test_synth_kit_hits_sound_like_their_class_and_repeat_by_seed(tmp_path):
     for inst in kit.instruments:
         counts[inst.drum_class] = counts.get(inst.drum_class, 0) + 1
     assert counts == {cls: 3 for cls in counts} and len(counts) == 12
+    assert kit.license.startswith("CC0-1.0 (drawn by dub's drum synthesizer") and kit.license.endswith("seed 1)")
 
 
 def test_generate_takes_the_system_kits_beside_a_synth_kit(tmp_path):
