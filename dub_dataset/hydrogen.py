@@ -301,7 +301,7 @@ def resolve_drumkits(paths: list[str] | None) -> list[DrumKit]:
     kits = []
     for p in paths:
         if p == SYSTEM_KITS and not Path(p).exists():
-            kits += [k for k in discover_drumkits() if k.path not in {x.path for x in kits}]
+            kits += discover_drumkits()
         elif p:
             kits.append(load_drumkit(p))
-    return kits
+    return list({k.path: k for k in kits}.values())  # each kit once, where it first comes

@@ -448,13 +448,15 @@ def test_synth_kit_hits_sound_like_their_class_and_repeat_by_seed(tmp_path):
     assert kit.license.startswith("CC0-1.0 (drawn by dub's drum synthesizer") and kit.license.endswith("seed 1)")
 
 
-def test_generate_takes_the_system_kits_beside_a_synth_kit(tmp_path):
-    """``--drumkit system --drumkit FOLDER``: the system's recorded kits and the drawn kit both train."""
+def test_drumkit_system_keeps_the_system_kits_beside_a_synth_kit(tmp_path):
+    """``--drumkit system --drumkit FOLDER``: the system's recorded kits and the drawn kit both train,
+    each kit once however often it is named."""
     from dub_dataset.hydrogen import resolve_drumkits
 
-    write_synth_kit_dir = tmp_path / "dub-synth-kit"
-    assert main(["synth-kit", str(write_synth_kit_dir), "--per-class", "2", "--seed", "3"]) == 0
-    kits = resolve_drumkits(["system", str(write_synth_kit_dir)])
-    system = discover_drumkits()
-    assert [k.path for k in kits] == [k.path for k in system] + [str(write_synth_kit_dir.resolve())]
-    assert len({k.path for k in resolve_drumkits(["system", "system"])}) == len(system)
+    folder = tmp_path / "dub-synth-kit"
+    assert main(["synth-kit", str(folder), "--per-class", "2", "--seed", "3"]) == 0
+    kits = resolve_drumkits(["system", str(folder)])
+    system = [k.path for k in discover_drumkits()]
+    assert [k.path for k in kits] == system + [str(folder.resolve())]
+    assert [k.path for k in resolve_drumkits(["system", "system", system[0]])] == system
+    assert [k.path for k in resolve_drumkits([str(folder), "system"])] == [str(folder.resolve())] + system
