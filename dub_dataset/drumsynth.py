@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 from scipy import signal
 
+from .effects import _butter
+
 SYNTH_RATE = 44_100
 SYNTH_SECONDS = 2.0
 SYNTH_LICENSE = "CC0-1.0"  # the kit's LICENSE.txt, which the dataset card quotes
@@ -46,14 +48,15 @@ def _sweep(t, f_end, ratio, tau, sr):
 
 
 def _band(x, sr, lo=None, hi=None, order=2):
+    """Butterworth band-, high- or low-pass (the augmentation's filter design), cut-offs kept below Nyquist."""
     nyq = sr / 2 * 0.98
     if lo and hi:
-        lo, hi = min(lo, nyq * 0.9), min(hi, nyq)
-        sos = signal.butter(order, [lo, max(hi, lo * 1.05)], "bandpass", fs=sr, output="sos")
+        lo = min(lo, nyq * 0.9)
+        sos = _butter("bandpass", (lo, max(min(hi, nyq), lo * 1.05)), sr, order)
     elif lo:
-        sos = signal.butter(order, min(lo, nyq), "highpass", fs=sr, output="sos")
+        sos = _butter("highpass", (min(lo, nyq),), sr, order)
     else:
-        sos = signal.butter(order, min(hi, nyq), "lowpass", fs=sr, output="sos")
+        sos = _butter("lowpass", (min(hi, nyq),), sr, order)
     return signal.sosfilt(sos, x)
 
 
@@ -244,11 +247,11 @@ def write_synth_kit(folder: str | Path, per_class: int = 16, seed: int = 0, sr: 
     temporary name and renamed, so an interrupted run leaves no half file; same seed, same bytes."""
     import soundfile as sf
 
-    from .constants import DRUM_CLASS_OF_NOTE
-
     if per_class < 1:
         raise ValueError(f"per_class must be at least 1, got {per_class}")
     out = Path(folder)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: exists and is not a folder; give a folder for the kit")
     out.mkdir(parents=True, exist_ok=True)
     (out / "LICENSE.txt").write_text(f"{SYNTH_LICENSE} (drawn by dub's drum synthesizer, dub_dataset/drumsynth.py, seed {seed})\n")
     plan = [v for v in VOICES if v not in PERCUSSION for _ in range(per_class)]
@@ -256,7 +259,6 @@ def write_synth_kit(folder: str | Path, per_class: int = 16, seed: int = 0, sr: 
     paths, seen = [], {}
     for i, voice in enumerate(plan):
         key = VOICES[voice][0]
-        assert key in DRUM_CLASS_OF_NOTE, key
         n = seen[voice] = seen.get(voice, -1) + 1
         rng = np.random.default_rng([seed, i])
         path = out / f"{key:03d}_synth_{voice}_{n:03d}.wav"

@@ -33,11 +33,11 @@ def _r(v: float, nd: int = 4) -> float:
 
 
 @lru_cache(maxsize=512)
-def _butter(kind: str, cutoff: tuple[float, ...], sr: int):
+def _butter(kind: str, cutoff: tuple[float, ...], sr: int, order: int = FILTER_ORDER):
     import scipy.signal
 
     wn = cutoff[0] if len(cutoff) == 1 else list(cutoff)
-    return scipy.signal.butter(FILTER_ORDER, wn, btype=kind, fs=sr, output="sos")
+    return scipy.signal.butter(order, wn, btype=kind, fs=sr, output="sos")
 
 
 @dataclass

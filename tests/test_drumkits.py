@@ -440,6 +440,12 @@ def test_synth_kit_hits_sound_like_their_class_and_repeat_by_seed(tmp_path):
     assert len(a) == 36 and [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
     assert all(p.read_bytes() != q.read_bytes() for p, q in zip(a, c))
     assert not list((tmp_path / "a").glob("*.part"))
+    (tmp_path / "file").write_bytes(b"")
+    assert main(["synth-kit", str(tmp_path / "file")]) == 2  # a clear error, not a traceback
+    with pytest.raises(ValueError, match="exists and is not a folder"):
+        write_synth_kit(tmp_path / "file")
+    with pytest.raises(ValueError, match="per_class must be at least 1"):
+        write_synth_kit(tmp_path / "none", per_class=0)
     kit = load_drumkit(tmp_path / "a")
     counts = {}
     for inst in kit.instruments:
