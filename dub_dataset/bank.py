@@ -101,7 +101,7 @@ def export_bank(spec, out: str | os.PathLike, split: str = "train",
                 continue
             engine = maker.engines[(zlib.crc32(f"{font.name}/{kit.bank}/{kit.program}/{note}".encode())) % len(maker.engines)]
             hits, kept = [], []
-            for v in velocities:
+            for v in sorted(velocities, reverse=True):  # the loudest stored, quieter copies point at it
                 x = _trim(engine.render(font.path, kit, [Note(0.0, DRUM_HIT_HOLD_S, note, v)], spec.clip_s, drum=True), sr)
                 same = next(((h, y) for h, y in kept if _same_but_level(x, y)), None)
                 if same:  # most keys play one sample at every velocity, only quieter: stored once
@@ -123,6 +123,19 @@ def export_bank(spec, out: str | os.PathLike, split: str = "train",
     _atomic_write_bytes(out / AUDIO, encode_flac(np.concatenate(pieces), sr))
     _atomic_write_bytes(out / INDEX, json.dumps(index, indent=0).encode())  # last: a bank with an index is whole
     return index
+
+
+def spec_of_dataset(dataset: str | os.PathLike, split: str = "train"):
+    """The drums ``Spec`` that wrote ``split`` of a dub dataset folder (its ``dub.json``)."""
+    from .sources import Spec
+
+    meta_path = Path(dataset) / "dub.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{dataset}: no dub.json (a folder written by dub generate)")
+    record = json.loads(meta_path.read_text()).get("drums")
+    if record is None:
+        raise ValueError(f"{dataset}: the dataset has no drums config")
+    return Spec.from_dict(record.get("split_specs", {}).get(split, record["spec"]))
 
 
 def _resample(x: np.ndarray, cents: float) -> np.ndarray:

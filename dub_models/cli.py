@@ -83,6 +83,24 @@ def cmd_synth_kit(a) -> int:
     return 0
 
 
+def cmd_bank(a) -> int:
+    from dub_dataset import Spec
+    from dub_dataset.bank import export_bank, spec_of_dataset
+
+    if a.dataset:
+        spec = spec_of_dataset(a.dataset, a.split)
+    else:
+        spec = Spec(config="drums", seed=a.seed, soundfonts=a.soundfont or None,
+                    drumkits=None if a.drumkit is None else [d for d in a.drumkit if d],
+                    augment=AugmentConfig(max_pitch_shift_cents=a.max_pitch_shift_cents), split_by=a.split_by)
+    index = export_bank(spec, a.out, split=a.split)
+    hits = {(h["offset"], h["length"]) for c in index["candidates"] for h in c["hits"]}
+    print(f"wrote {len(hits)} hits of {len(index['candidates'])} {a.split} keys and kit instruments "
+          f"({index['num_samples'] / index['sample_rate']:.0f} s of audio) to {a.out} "
+          f"(train on it: python scripts/train_drums_bank.py --bank {a.out} --out DIR --model NAME=cnn:16,48,96,160)")
+    return 0
+
+
 def cmd_soundfonts(a) -> int:
     from dub_dataset.soundfonts import discover_soundfonts, soundfont_splits
 
@@ -390,6 +408,17 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--per-class", type=int, default=16, help="hits of each of the 12 drum classes")
     k.add_argument("--seed", type=int, default=0)
     k.set_defaults(func=cmd_synth_kit)
+
+    b = sub.add_parser("bank", help="write the dry drum hits of a drums config's split (a hit bank to train from elsewhere)")
+    b.add_argument("out", help="folder to write (hits.flac, index.json)")
+    b.add_argument("--dataset", help="a dub dataset folder: the Spec its drums split was written with")
+    b.add_argument("--split", default="train", choices=SPLITS)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--soundfont", action="append", help="SoundFont path (repeat); default: all system ones")
+    b.add_argument("--drumkit", action="append", help="a recorded kit folder (repeat; 'system': the system's kits)")
+    b.add_argument("--split-by", default="auto", choices=("auto", "soundfont", "preset"))
+    b.add_argument("--max-pitch-shift-cents", type=float, default=AugmentConfig.max_pitch_shift_cents)
+    b.set_defaults(func=cmd_bank)
 
     f = sub.add_parser("soundfonts", help="list the SoundFonts and Hydrogen drum kits found on this machine, and their splits")
     f.set_defaults(func=cmd_soundfonts)

@@ -31,7 +31,6 @@ import numpy as np
 _maker = None
 _val_maker = None
 _fe = None
-VAL_MAX_PITCH_SHIFT_CENTS = 100.0  # as dub's validation and test splits are written
 
 
 def _numpy_features() -> None:
@@ -53,11 +52,8 @@ def _init_worker(bank: str, seed: int, val_bank: str | None) -> None:
     from dub_models.tasks import get_task
 
     _maker = BankMaker(bank, seed=seed)
-    if val_bank:
-        from dataclasses import replace
-
+    if val_bank:  # augmented as its index says (dub bank --dataset D --split validation: as D's validation split)
         _val_maker = BankMaker(val_bank, seed=seed)
-        _val_maker.augment = replace(_val_maker.augment, max_pitch_shift_cents=VAL_MAX_PITCH_SHIFT_CENTS)
     _fe = feature_extractor(get_task("drums"))
     _fe.do_normalize = False
     assert getattr(_fe, "mel_filters", None) is not None, "the extractor has no numpy mel filters"
