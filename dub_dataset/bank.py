@@ -4,7 +4,10 @@ where the SoundFonts and kits are not (a GPU machine that has torch but none of 
 ``export_bank`` renders each training key of the config's SoundFont kits at ``BANK_VELOCITIES``
 (the engine alternating between keys) and takes each layer of its recorded kits, cuts every hit
 where it has decayed 60 dB below its peak, and writes ``hits.flac`` (all hits end to end, 16-bit)
-and ``index.json`` (per candidate: its class, kind, source, and where each of its hits lies).
+and ``index.json`` (per candidate: its class, kind, source, and where each of its hits lies). Most
+keys play one sample at every velocity, only quieter (88 % of the 3,293 training keys of the shipped
+drums model's dataset): such a key's loudest render is stored once and the other velocities point
+at it with a gain, which halves the bank (40 MB of FLAC for 96,000 clips' worth of sources).
 
 ``BankMaker.make(index)`` then draws one example as ``DrumMaker.make`` does (a class uniformly,
 recorded kits at their fixed share, a velocity, the augmentation's parameters from

@@ -13,6 +13,7 @@ There is no held-out split here: score the snapshots with ``dub evaluate`` on a 
         --model wide=cnn:64,128,256,512 --model ft=init:dub_models/weights/drums
 
 ``--bench`` first times training steps of each model on the GPU and on the CPU, side by side.
+Workers run one thread each (set here, before they start). Results of the run on an H200: docs/drums.md.
 """
 
 from __future__ import annotations
@@ -28,8 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 _maker = None
-_val_maker = None
+_valTHREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+_maker = None
 _fe = None
 
 
@@ -187,6 +190,10 @@ def main(argv=None) -> int:
         models[name], opts[name] = accelerator.prepare(m, opts[name])
         models[name].train()
 
+    # One thread per worker: numpy's BLAS would otherwise start one per core in every worker. On the
+    # 16-core GPU machine that thrashing made 80 examples/s instead of 3,200 (docs/drums.md).
+    for var in THREAD_VARS:
+        os.environ[var] = "1"  # read by the spawned workers when they load numpy
     ctx = mp.get_context("spawn")  # torch and fork do not mix
     pool = ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.bank, args.seed, args.val_bank))
     cap = args.buffer
