@@ -122,7 +122,7 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
 
 A classifier that labels a
 {task.clip_s:g} s clip at 16 kHz with **{task.name}** classes: {", ".join(task.labels[:16])}{" ..." if len(task.labels) > 16 else ""}.
-{"Multi-label: each effect is scored independently (sigmoid); `dry` means no effect." if task.multi_label else ""}
+{"Multi-label: each effect is scored independently (sigmoid) and is active at its own threshold (`label_thresholds` in `config.json`, picked for the best F1 on the validation split; the held-out scores use them); `dry` means no effect." if task.multi_label else ""}
 
 ```python
 {"import dub_models  # registers the dub-cnn architecture with transformers" + chr(10) if is_cnn else ""}from transformers import pipeline

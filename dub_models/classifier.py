@@ -110,6 +110,14 @@ def load_pipeline(model: str | Path):
     return pipeline("audio-classification", model=str(model), device="cpu")
 
 
+def label_thresholds(config) -> np.ndarray:
+    """A multi-label model's threshold per label on sigmoid scores, in label order: its config's
+    ``label_thresholds`` (picked on validation by the trainer or ``dub evaluate --tune-thresholds``),
+    0.5 for a label it does not name."""
+    named = getattr(config, "label_thresholds", None) or {}
+    return np.array([float(named.get(config.id2label[i], 0.5)) for i in range(config.num_labels)])
+
+
 def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3) -> list[dict]:
     """Top labels per 16 kHz mono array. Silence is reported, not classified."""
     task = getattr(pipe.model.config, "dub_task", None)
@@ -128,7 +136,8 @@ def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3) -> list[dict
             order = np.argsort(-fam)[:top_k]
             res["families"] = [{"label": GM_FAMILIES[i], "score": float(fam[i])} for i in order]
         if pipe.model.config.problem_type == "multi_label_classification":
-            res["active"] = [s["label"] for s in scores if s["score"] >= 0.5]
+            th = label_thresholds(pipe.model.config)
+            res["active"] = [s["label"] for s in scores if s["score"] >= th[pipe.model.config.label2id[s["label"]]]]
         results.append(res)
     return results
 

@@ -208,6 +208,13 @@ def cmd_evaluate(a) -> int:
     from .evaluate import evaluate_model
 
     _quiet_transformers()
+    if a.task != "transcription" and a.tune_thresholds:
+        from .evaluate import tune_label_thresholds_of
+
+        if not a.model or not a.dataset:
+            raise ValueError("--tune-thresholds needs --model DIR (updated in place) and --dataset (its validation split)")
+        print(json.dumps(tune_label_thresholds_of(a.model, a.dataset, a.num_examples), indent=1))
+        return 0
     if a.task != "transcription":
         return _evaluate_classifier(a)
     if a.tune_thresholds:
@@ -395,7 +402,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--soundfont", action="append", help="with no --dataset: SoundFonts to render with")
     e.add_argument("--json", action="store_true")
     e.add_argument("--tune-thresholds", action="store_true",
-                   help="pick the decoding thresholds on the validation split of --dataset and save them in --model")
+                   help="pick the thresholds on the validation split of --dataset and save them in --model: "
+                        "the transcriber's decoding thresholds, or each label's of a multi-label classifier (effects)")
     e.set_defaults(func=cmd_evaluate)
 
     w = sub.add_parser("app", help="the web app (transcribe, classify, spectrograms) on 127.0.0.1")

@@ -178,12 +178,9 @@ def tune_thresholds(model, dataset: str, split: str = "validation", num_examples
 
 
 # -- classifiers --------------------------------------------------------------------------------
-def evaluate_classifier(dataset: str, task: str | None = None, model=None, split: str = "test",
-                        num_examples: int | None = None, batch_size: int = 64) -> dict:
-    """Score a zoo classifier (a folder, Hub id, or the shipped one for ``task``) on a split of a
-    dub dataset: the task's metrics over the split, then the same metrics over the examples with
-    each augmentation (``by_effect``: "none" are the clean ones), of each GM family (``by_family``, pitched
-    data) and from each source (``by_source``: "SoundFont / preset"), and the commonest confusions."""
+def classifier_logits(model, dataset: str, task: str | None = None, split: str = "test",
+                      num_examples: int | None = None, batch_size: int = 64):
+    """(loaded model, task, the split as a datasets.Dataset, logits, targets) of a zoo classifier on a dub dataset split."""
     import torch
     from datasets import Audio
     from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
@@ -194,7 +191,7 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
     from .classifier import shipped_model
     from .features import log_mel_batch
     from .tasks import get_task, targets
-    from .train import _decode, metrics
+    from .train import _decode
 
     if model is None:
         if task is None:
@@ -219,16 +216,48 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
             audio = _decode(ds[lo:lo + batch_size]["audio"])
             x = torch.from_numpy(log_mel_batch(audio, fe))
             logits.append(m(input_values=x).logits.float().numpy())
-    logits, y = np.concatenate(logits), targets(task, ds[task.label_column])
+    return m, task, ds, np.concatenate(logits), targets(task, ds[task.label_column])
+
+
+def tune_label_thresholds_of(model: str, dataset: str, num_examples: int | None = None) -> dict:
+    """Pick a multi-label classifier's per-label thresholds on the validation split of ``dataset`` and
+    save them in the model folder's config (``label_thresholds``); returns them with the validation
+    micro-F1 before and after."""
+    from .train import metrics, tune_label_thresholds
+
+    m, task, _, logits, y = classifier_logits(model, dataset, split="validation", num_examples=num_examples)
+    if not task.multi_label:
+        raise ValueError(f"{model}: --tune-thresholds picks multi-label thresholds (effects); {task.name} takes the top label")
+    th = tune_label_thresholds(logits, y)
+    m.config.label_thresholds = {name: float(t) for name, t in zip(task.labels, th)}
+    m.config.save_pretrained(str(model))
+    return {"thresholds": m.config.label_thresholds, "validation_examples": len(y),
+            "validation_f1_micro_at_0.5": round(metrics(task, logits, y)["f1_micro"], 4),
+            "validation_f1_micro": round(metrics(task, logits, y, th)["f1_micro"], 4)}
+
+
+def evaluate_classifier(dataset: str, task: str | None = None, model=None, split: str = "test",
+                        num_examples: int | None = None, batch_size: int = 64) -> dict:
+    """Score a zoo classifier (a folder, Hub id, or the shipped one for ``task``) on a split of a
+    dub dataset: the task's metrics over the split, then the same metrics over the examples with
+    each augmentation (``by_effect``: "none" are the clean ones), of each GM family (``by_family``, pitched
+    data) and from each source (``by_source``: "SoundFont / preset"), and the commonest confusions.
+    A multi-label model's labels are active at its own thresholds (``label_thresholds``, else 0.5)."""
+    from .classifier import label_thresholds
+    from .train import metrics, multi_label_pred
+
+    m, task, ds, logits, y = classifier_logits(model, dataset, task, split, num_examples, batch_size)
+    model = model if model is not None else m.name_or_path
+    th = label_thresholds(m.config) if task.multi_label else None
 
     def scores(sel) -> dict:
-        out = metrics(task, logits[sel], y[sel])
+        out = metrics(task, logits[sel], y[sel], th)
         return {"examples": int(np.sum(sel)), **{k: round(v, 4) for k, v in out.items() if k != "score" and "/" not in k}}
 
     result = {"model": str(model), "dataset": str(dataset), "split": split, "task": task.name,
               **scores(np.ones(len(y), bool)), "by_effect": {}}
     if task.multi_label:  # each label alone: what "f1_micro" averages over
-        pred, truth = logits > 0, y > 0.5
+        pred, truth = multi_label_pred(logits, th), y > 0.5
         result["per_label"] = {}
         tp, fp, fn = (pred & truth).sum(0), (pred & ~truth).sum(0), (~pred & truth).sum(0)
         for i, name in enumerate(task.labels):
@@ -251,7 +280,9 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
         result["by_source"] = {k: scores(src == k) for k in sorted(set(src))}
     from .train import confusion
 
-    cm, labels, support = confusion(task, logits, y)
+    cm, labels, support = confusion(task, logits, y, th)
+    if th is not None:
+        result["thresholds"] = {name: float(t) for name, t in zip(task.labels, th)}
     result["confusion"] = {"labels": labels, "counts": cm.tolist(), "row_clips": support.tolist()}
     if not task.multi_label:
         off = [(int(cm[i, j]), labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels)) if i != j and cm[i, j]]

@@ -117,9 +117,10 @@ def render_preview(midi_path: Path, out: Path) -> Path | None:
 def detect_effects(audio: np.ndarray, max_windows: int = 6) -> list[list]:
     """Effect scores of the whole mix: the shipped effects classifier on up to ``max_windows``
     4 s windows spread over the file, averaged."""
-    from .classifier import classify_arrays
+    from .classifier import classify_arrays, label_thresholds
 
     pipe = _model("effects")
+    th = label_thresholds(pipe.model.config)
     win = 4 * SAMPLE_RATE
     starts = np.linspace(0, max(0, len(audio) - win), num=min(max_windows, max(1, len(audio) // win))).astype(int)
     windows = [audio[s:s + win] for s in starts]
@@ -131,7 +132,8 @@ def detect_effects(audio: np.ndarray, max_windows: int = 6) -> list[list]:
         n += 1
         for s in r["labels"]:
             totals[s["label"]] = totals.get(s["label"], 0.0) + s["score"]
-    rows = [[k, round(v / n, 3), "yes" if v / n >= 0.5 else ""] for k, v in totals.items()] if n else []
+    label2id = pipe.model.config.label2id
+    rows = [[k, round(v / n, 3), "yes" if v / n >= th[label2id[k]] else ""] for k, v in totals.items()] if n else []
     return sorted(rows, key=lambda r: -r[1])
 
 
@@ -215,7 +217,7 @@ def classify(audio_path, task):
     if task == "instrument":
         detail = "GM program: " + ", ".join(f"{s['label']} {s['score']:.2f}" for s in r["labels"])
     elif task == "effects":
-        detail = "Active (score >= 0.5): " + (", ".join(r["active"]) or "none")
+        detail = "Active (score at or above the label's threshold): " + (", ".join(r["active"]) or "none")
     return {s["label"]: float(s["score"]) for s in labels}, detail
 
 

@@ -243,9 +243,35 @@ def spectral_eq(x, max_db: float, unit: float, floor: float, pad: float | None =
 
 
 # -- metrics ------------------------------------------------------------------------------------
-def metrics(task: Task, logits: np.ndarray, y: np.ndarray) -> dict:
+THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # sigmoid scores 0.05 ... 0.95
+
+
+def multi_label_pred(logits: np.ndarray, thresholds=None) -> np.ndarray:
+    """Active labels: sigmoid score at or above each label's threshold (0.5 where ``thresholds`` is None)."""
+    if thresholds is None:
+        return logits > 0
+    th = np.clip(np.asarray(thresholds, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return logits >= np.log(th / (1 - th))  # sigmoid(logit) >= th, without overflow
+
+
+def tune_label_thresholds(logits: np.ndarray, y: np.ndarray, grid=THRESHOLD_GRID) -> np.ndarray:
+    """Per label, the threshold of ``grid`` with the best F1 on these (validation) clips; ties go to
+    the one nearest 0.5."""
+    out = []
+    truth = y > 0.5
+    for i in range(logits.shape[1]):
+        def f1(th):
+            pred = multi_label_pred(logits[:, i], th)
+            tp = float((pred & truth[:, i]).sum())
+            return 2 * tp / max(1.0, 2 * tp + float((pred & ~truth[:, i]).sum()) + float((~pred & truth[:, i]).sum()))
+        out.append(max(sorted(grid, key=lambda t: abs(t - 0.5)), key=f1))
+    return np.array(out)
+
+
+def metrics(task: Task, logits: np.ndarray, y: np.ndarray, thresholds=None) -> dict:
+    """The task's scores. Multi-label: ``thresholds`` per label on sigmoid scores (None: 0.5)."""
     if task.multi_label:
-        pred = logits > 0
+        pred = multi_label_pred(logits, thresholds)
         tp = float((pred & (y > 0.5)).sum())
         fp, fn = float((pred & (y < 0.5)).sum()), float((~pred & (y > 0.5)).sum())
         out = {"f1_micro": 2 * tp / max(1.0, 2 * tp + fp + fn), "exact_match": float((pred == (y > 0.5)).all(1).mean())}
@@ -266,7 +292,7 @@ def metrics(task: Task, logits: np.ndarray, y: np.ndarray) -> dict:
     return out
 
 
-def confusion(task: Task, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+def confusion(task: Task, logits: np.ndarray, y: np.ndarray, thresholds=None) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Counts of (true, predicted) pairs, the label names, and each row's number of clips.
     Multi-label: row i holds the clips that carry label i. On the diagonal, those given label i
     (over the row's clips: recall); off it, in column j, those given label j that they do not
@@ -274,7 +300,7 @@ def confusion(task: Task, logits: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     from dub_dataset.constants import GM_FAMILIES
 
     if task.multi_label:
-        truth, pred = (y > 0.5).astype(np.int64), (logits > 0).astype(np.int64)
+        truth, pred = (y > 0.5).astype(np.int64), multi_label_pred(logits, thresholds).astype(np.int64)
         cm = truth.T @ (pred * (1 - truth))  # zero on the diagonal
         cm[np.diag_indices_from(cm)] = (truth * pred).sum(0)
         return cm, list(task.labels), truth.sum(0)
@@ -512,14 +538,20 @@ def training_function(args: TrainArgs) -> dict:
         if fe is not None:
             fe.save_pretrained(out)
         eval_acc = Accelerator(cpu=not torch.cuda.is_available())
-        scored = {}
+        scored, thresholds = {}, None
         for split in ("validation", "test"):
             if split in data:
                 loader = get_dataloaders(args, task, fe, args.seed, {split: data[split]})[split]
                 m, logits, y = evaluate(best.to(eval_acc.device), loader, eval_acc, task, data[split][1])
+                if task.multi_label and split == "validation":  # each label's threshold, picked on validation
+                    thresholds = tune_label_thresholds(logits, y)
+                    best.config.label_thresholds = {name: float(t) for name, t in zip(task.labels, thresholds)}
+                    best.save_pretrained(out, safe_serialization=True)
+                if thresholds is not None:
+                    m = {**m, **metrics(task, logits, y, thresholds)}
                 scored[split] = m
                 if split == "test" and not transcription:
-                    cm = confusion(task, logits, y)
+                    cm = confusion(task, logits, y, thresholds)
         results.update(scored)
         if transcription:
             from .card import write_transcriber_card

@@ -337,6 +337,9 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
     subprocess.run([*cmd, "--output-dir", str(tmp_path / "default")], capture_output=True, text=True, check=True)
     card = (tmp_path / "default" / "README.md").read_text()
     assert "no SpecAugment" in card and "multi_label" in (tmp_path / "default" / "config.json").read_text()
+    # the trainer picks each label's threshold on the validation split and saves it with the model
+    th = json.loads((tmp_path / "default" / "config.json").read_text())["label_thresholds"]
+    assert set(th) == set(names_of("effects")) and all(0.05 <= t <= 0.95 for t in th.values())
     subprocess.run([*cmd, "--output-dir", str(tmp_path / "masked"), "--spec-augment", "3", "--spec-eq", "4"],
                    capture_output=True, text=True, check=True)
     card = (tmp_path / "masked" / "README.md").read_text()
@@ -351,6 +354,7 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
     names = val.features["effects"].feature.names
     expected = {n: sum(i in e for e in val["effects"]) for i, n in enumerate(names)} | {"dry": sum(not e for e in val["effects"])}
     assert {k: v["support"] for k, v in r["per_label"].items()} == expected
+    assert r["thresholds"] == th  # dub evaluate scores at the model's own thresholds
     assert all(0 <= v["f1"] <= 1 for v in r["per_label"].values())
     # and each GM family of the split alone ("robust across instruments"): the families partition the clips
     fams, fam = val.features["family"].names, list(val["family"])
@@ -374,6 +378,29 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
     assert conf["row_clips"] == [r["per_label"][n]["support"] for n in conf["labels"]]
     for i, n in enumerate(conf["labels"]):
         assert conf["counts"][i][i] == round(r["per_label"][n]["recall"] * r["per_label"][n]["support"])
+
+
+def names_of(task: str) -> tuple:
+    from dub_models.tasks import get_task
+
+    return get_task(task).labels
+
+
+def test_label_thresholds_pick_each_labels_best_f1():
+    from dub_models.tasks import get_task
+    from dub_models.train import metrics, multi_label_pred, tune_label_thresholds
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(400, 8))
+    assert (multi_label_pred(logits) == (logits > 0)).all()
+    assert (multi_label_pred(logits, np.full(8, 0.3)) == (1 / (1 + np.exp(-logits)) >= 0.3)).all()
+    # positives score 0.31-0.45, negatives 0.01-0.18: at 0.5 nothing is found, the picked thresholds find all
+    y = (rng.random((400, 8)) < 0.3).astype(np.float32)
+    shifted = np.where(y > 0.5, rng.uniform(-0.8, -0.2, y.shape), rng.uniform(-5, -1.5, y.shape))
+    th = tune_label_thresholds(shifted, y)
+    assert ((th >= 0.2) & (th <= 0.3)).all()
+    task = get_task("effects")
+    assert metrics(task, shifted, y)["f1_micro"] == 0 and metrics(task, shifted, y, th)["f1_micro"] == 1.0
 
 
 def test_multi_label_confusion_counts_rows_by_true_label(tmp_path):

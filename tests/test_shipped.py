@@ -67,6 +67,13 @@ def test_shipped_effects_model_hears_reverb_and_lowpass():
     res = classify_arrays(pipe, [dry_note, wet], top_k=8)
     score = [{s["label"]: s["score"] for s in r["labels"]} for r in res]
     assert score[1]["reverb"] > score[0]["reverb"] + 0.2
+    # a label is active at its own threshold (picked on validation, in the config), not at 0.5
+    th = pipe.model.config.label_thresholds
+    assert set(th) == set(pipe.model.config.label2id) and any(t != 0.5 for t in th.values())
+    for r, sc in zip(res, score):
+        assert r["active"] == [k for k in sc if sc[k] >= th[k]]
+    pipe.model.config.label_thresholds = {**th, "reverb": 0.999}
+    assert "reverb" not in classify_arrays(pipe, [wet], top_k=8)[0]["active"]
 
 
 def test_shipped_transcriber_hears_the_bundled_song(tmp_path):
