@@ -146,12 +146,16 @@ def main(argv=None) -> int:
     p.add_argument("--weight-decay", type=float, default=0.05)
     p.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
     p.add_argument("--block", type=int, default=128, help="examples per worker task")
-    p.add_argument("--buffer", type=int, default=200_000, help="recent examples kept to sample batches from")
+    p.add_argument("--buffer", type=int, help="recent examples kept to sample batches from (default: 200,000 on a GPU, "
+                   "10 GB of its memory; 20,000 on a CPU)")
     p.add_argument("--max-replay", type=float, default=8.0, help="batches drawn per example made, at most")
     p.add_argument("--work", help="folder for the saved models before packing (default: --out)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--bench", action="store_true")
     args = p.parse_args(argv)
+    bad = [m for m in args.model if "=" not in m]
+    if bad:
+        p.error(f"--model {bad[0]!r}: NAME=cnn:C1,C2,... or NAME=init:FOLDER")
 
     import multiprocessing as mp
 
@@ -163,7 +167,11 @@ def main(argv=None) -> int:
     from dub_models.tasks import get_task
     from dub_models.train import spec_augment
 
+    from dub_dataset.bank import BankMaker
+
     t_launch = time.perf_counter()
+    for bank in filter(None, (args.bank, args.val_bank)):  # here, not in the workers (a pool restarts failed ones forever)
+        print(json.dumps({"bank": bank, "candidates": len(BankMaker(bank).index["candidates"])}), flush=True)
     out = Path(args.out)
     work = Path(args.work or args.out)
     for d in (out, work):
@@ -196,7 +204,7 @@ def main(argv=None) -> int:
         os.environ[var] = "1"  # read by the spawned workers when they load numpy
     ctx = mp.get_context("spawn")  # torch and fork do not mix
     pool = ctx.Pool(args.workers, initializer=_init_worker, initargs=(args.bank, args.seed, args.val_bank))
-    cap = args.buffer
+    cap = args.buffer or (200_000 if torch.cuda.is_available() else 20_000)
     xbuf = torch.empty((cap, 198, 128), dtype=torch.float16, device=dev)
     ybuf = torch.empty(cap, dtype=torch.long, device=dev)
     made = steps = 0
@@ -309,4 +317,8 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except (FileNotFoundError, ValueError) as e:  # a bad bank or model folder: its own message names it
+        print(f"train_drums_bank.py: error: {e}", file=sys.stderr)
+        sys.exit(2)

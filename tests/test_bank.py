@@ -100,6 +100,10 @@ def test_bank_refuses_what_it_cannot_use(bank, tmp_path):
         export_bank(spec, tmp_path / "file")
     with pytest.raises(FileNotFoundError, match="dub.json"):
         spec_of_dataset(tmp_path)
+    r = subprocess.run([sys.executable, "scripts/train_drums_bank.py", "--bank", str(tmp_path / "short"), "--out",
+                        str(tmp_path / "o"), "--model", "t=cnn:4,4,4,4"], cwd=Path(__file__).parent.parent,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "the index says" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_dub_bank_reads_a_datasets_spec_and_the_script_trains_from_it(small_dataset, bank, tmp_path):
