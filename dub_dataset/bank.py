@@ -91,7 +91,7 @@ def export_bank(spec, out: str | os.PathLike, split: str = "train",
 
     cands = maker.candidates(split)
     for cls in sorted(cands, key=DRUM_CLASSES.index):
-        for i, (font, kit, note) in enumerate(cands[cls]):
+        for font, kit, note in cands[cls]:
             if isinstance(font, DrumKit):  # kit is the instrument; its layers are the hits
                 hits = []
                 for layer in kit.layers:
@@ -123,6 +123,7 @@ def export_bank(spec, out: str | os.PathLike, split: str = "train",
              "augment": spec.augment.to_dict(), "velocities": list(velocities), "num_samples": pos,
              "candidates": candidates}
     out.mkdir(parents=True, exist_ok=True)
+    (out / INDEX).unlink(missing_ok=True)  # an older bank's index must not describe the new audio
     _atomic_write_bytes(out / AUDIO, encode_flac(np.concatenate(pieces), sr))
     _atomic_write_bytes(out / INDEX, json.dumps(index, indent=0).encode())  # last: a bank with an index is whole
     return index
