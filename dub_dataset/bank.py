@@ -29,6 +29,7 @@ import numpy as np
 
 from . import effects
 from .constants import DRUM_CLASSES, DRUM_HIT_HOLD_S, SILENCE_PEAK, SPLITS, VELOCITY_RANGE
+from .hydrogen import DrumKit, KitInstrument, Layer
 
 BANK_VELOCITIES = (40, 100)  # SoundFont keys are rendered at these; others scale the nearest
 TRIM_DB = 60.0  # a hit ends where it stays this far below its peak
@@ -65,7 +66,6 @@ def export_bank(spec, out: str | os.PathLike, split: str = "train",
                 velocities: tuple[int, ...] = BANK_VELOCITIES) -> dict:
     """Write the bank of ``spec``'s (a drums ``Spec``) ``split`` into folder ``out``; returns its index."""
     from .audio_io import encode_flac
-    from .hydrogen import DrumKit
     from .render import Note
     from .sources import HYDROGEN_LEVEL, DrumMaker, _from_onset
 
@@ -176,6 +176,9 @@ class BankMaker:
         for c in self.index["candidates"]:
             self.by_class.setdefault(c["class"], []).append(c)
         self.classes = sorted(self.by_class, key=DRUM_CLASSES.index)
+        self._layers = {id(c): KitInstrument(c["instrument"], c["class"], c["note"], 1.0, tuple(
+            Layer(str(i), h["min_velocity"], h["max_velocity"], 1.0) for i, h in enumerate(c["hits"])))
+            for c in self.index["candidates"] if c["kind"] == "recorded"}
         try:
             import audiomentations  # noqa: F401
             self.time_stretch = True
@@ -186,24 +189,16 @@ class BankMaker:
         return self.audio[h["offset"]:h["offset"] + h["length"]]
 
     def make(self, index: int) -> tuple[np.ndarray, int]:
-        from .sources import MAX_ATTEMPTS, RECORDED_SHARE
+        from .sources import MAX_ATTEMPTS, draw_drum_candidate
 
         rng = np.random.default_rng([self.seed, SPLITS.index(self.index["split"]), index])
         for _ in range(MAX_ATTEMPTS):
-            cls = self.classes[rng.integers(len(self.classes))]
-            pool = self.by_class[cls]
-            recorded = [c for c in pool if c["kind"] == "recorded"]
-            if recorded and len(recorded) < len(pool):
-                pool = recorded if rng.random() < RECORDED_SHARE else [c for c in pool if c["kind"] != "recorded"]
-            cand = pool[rng.integers(len(pool))]
+            cls, cand = draw_drum_candidate(rng, self.classes, self.by_class, lambda c: c["kind"] == "recorded")
             velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
             params = effects.draw(rng, self.augment)
-            if cand["kind"] == "recorded":
-                v = velocity / 127
-                inside = [h for h in cand["hits"] if h["min_velocity"] <= v <= h["max_velocity"]]
-                h = inside[0] if inside else min(cand["hits"], key=lambda h: min(abs(v - h["min_velocity"]),
-                                                                                  abs(v - h["max_velocity"])))
-                x = self._hit(h) * np.float32(v)
+            if cand["kind"] == "recorded":  # the layer Hydrogen would play (its Layer.path: the hit's place here)
+                h = cand["hits"][int(self._layers[id(cand)].layer_for(velocity).path)]
+                x = self._hit(h) * np.float32(velocity / 127)
             else:
                 h = min(cand["hits"], key=lambda h: abs(h["velocity"] - velocity))
                 x = self._hit(h) * np.float32(h["gain"] * (velocity / h["velocity"]) ** 2)

@@ -290,6 +290,18 @@ def held_out_sound_presets(presets: list[tuple[SoundFont, Preset]],
     return {k[:3] for k in keys}
 
 
+def draw_drum_candidate(rng: np.random.Generator, classes: list[str], cands: dict[str, list], recorded) -> tuple:
+    """(class, candidate): a class uniformly, then one of its candidates; where a class has both
+    recorded-kit candidates (``recorded(c)``) and SoundFont ones, the recorded get ``RECORDED_SHARE``
+    of its hits. Shared by the generator and the hit bank, so both draw alike."""
+    cls = classes[rng.integers(len(classes))]
+    pool = cands[cls]
+    rec = [c for c in pool if recorded(c)]
+    if rec and len(rec) < len(pool):
+        pool = rec if rng.random() < RECORDED_SHARE else [c for c in pool if not recorded(c)]
+    return cls, pool[rng.integers(len(pool))]
+
+
 class DrumMaker(_SoundFontMaker):
     """One drum or percussion hit per example, balanced over the 12 coarse classes."""
 
@@ -345,12 +357,7 @@ class DrumMaker(_SoundFontMaker):
             raise ValueError(f"split {split!r} has no sounding drum kit: give more SoundFonts or --split-by preset")
         classes = sorted(cands, key=DRUM_CLASSES.index)
         for _ in range(MAX_ATTEMPTS):
-            cls = classes[rng.integers(len(classes))]
-            pool = cands[cls]
-            recorded = [c for c in pool if isinstance(c[0], DrumKit)]
-            if recorded and len(recorded) < len(pool):  # both kinds: recorded kits get a fixed share
-                pool = recorded if rng.random() < RECORDED_SHARE else [c for c in pool if not isinstance(c[0], DrumKit)]
-            font, kit, note = pool[rng.integers(len(pool))]
+            cls, (font, kit, note) = draw_drum_candidate(rng, classes, cands, lambda c: isinstance(c[0], DrumKit))
             velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
             engine = self.engines[rng.integers(len(self.engines))]
             params = effects.draw(rng, self.spec.augment)

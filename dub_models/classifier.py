@@ -121,6 +121,8 @@ def label_thresholds(config) -> np.ndarray:
 def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3) -> list[dict]:
     """Top labels per 16 kHz mono array. Silence is reported, not classified."""
     task = getattr(pipe.model.config, "dub_task", None)
+    multi = pipe.model.config.problem_type == "multi_label_classification"
+    th = label_thresholds(pipe.model.config) if multi else None
     results = []
     for x in arrays:
         if x.size == 0 or float(np.abs(x).max()) <= SILENCE_PEAK:
@@ -135,8 +137,7 @@ def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3) -> list[dict
                 fam[GM_FAMILIES.index(family_of_program(pipe.model.config.label2id[s["label"]]))] += s["score"]
             order = np.argsort(-fam)[:top_k]
             res["families"] = [{"label": GM_FAMILIES[i], "score": float(fam[i])} for i in order]
-        if pipe.model.config.problem_type == "multi_label_classification":
-            th = label_thresholds(pipe.model.config)
+        if multi:
             res["active"] = [s["label"] for s in scores if s["score"] >= th[pipe.model.config.label2id[s["label"]]]]
         results.append(res)
     return results

@@ -223,13 +223,13 @@ def tune_label_thresholds_of(model: str, dataset: str, num_examples: int | None 
     """Pick a multi-label classifier's per-label thresholds on the validation split of ``dataset`` and
     save them in the model folder's config (``label_thresholds``); returns them with the validation
     micro-F1 before and after."""
-    from .train import metrics, tune_label_thresholds
+    from .train import metrics, named_thresholds, tune_label_thresholds
 
     m, task, _, logits, y = classifier_logits(model, dataset, split="validation", num_examples=num_examples)
     if not task.multi_label:
         raise ValueError(f"{model}: --tune-thresholds picks multi-label thresholds (effects); {task.name} takes the top label")
     th = tune_label_thresholds(logits, y)
-    m.config.label_thresholds = {name: float(t) for name, t in zip(task.labels, th)}
+    m.config.label_thresholds = named_thresholds(task.labels, th)
     m.config.save_pretrained(str(model))
     return {"thresholds": m.config.label_thresholds, "validation_examples": len(y),
             "validation_f1_micro_at_0.5": round(metrics(task, logits, y)["f1_micro"], 4),
@@ -244,7 +244,7 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
     data) and from each source (``by_source``: "SoundFont / preset"), and the commonest confusions.
     A multi-label model's labels are active at its own thresholds (``label_thresholds``, else 0.5)."""
     from .classifier import label_thresholds
-    from .train import metrics, multi_label_pred
+    from .train import metrics, multi_label_pred, named_thresholds
 
     m, task, ds, logits, y = classifier_logits(model, dataset, task, split, num_examples, batch_size)
     model = model if model is not None else m.name_or_path
@@ -282,7 +282,7 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
 
     cm, labels, support = confusion(task, logits, y, th)
     if th is not None:
-        result["thresholds"] = {name: float(t) for name, t in zip(task.labels, th)}
+        result["thresholds"] = named_thresholds(task.labels, th)
     result["confusion"] = {"labels": labels, "counts": cm.tolist(), "row_clips": support.tolist()}
     if not task.multi_label:
         off = [(int(cm[i, j]), labels[i], labels[j]) for i in range(len(labels)) for j in range(len(labels)) if i != j and cm[i, j]]

@@ -268,6 +268,11 @@ def tune_label_thresholds(logits: np.ndarray, y: np.ndarray, grid=THRESHOLD_GRID
     return np.array(out)
 
 
+def named_thresholds(labels, thresholds) -> dict[str, float]:
+    """``{label: threshold}``, as a config's ``label_thresholds`` holds them."""
+    return {name: float(t) for name, t in zip(labels, thresholds)}
+
+
 def metrics(task: Task, logits: np.ndarray, y: np.ndarray, thresholds=None) -> dict:
     """The task's scores. Multi-label: ``thresholds`` per label on sigmoid scores (None: 0.5)."""
     if task.multi_label:
@@ -545,8 +550,8 @@ def training_function(args: TrainArgs) -> dict:
                 m, logits, y = evaluate(best.to(eval_acc.device), loader, eval_acc, task, data[split][1])
                 if task.multi_label and split == "validation":  # each label's threshold, picked on validation
                     thresholds = tune_label_thresholds(logits, y)
-                    best.config.label_thresholds = {name: float(t) for name, t in zip(task.labels, thresholds)}
-                    best.save_pretrained(out, safe_serialization=True)
+                    best.config.label_thresholds = named_thresholds(task.labels, thresholds)
+                    best.config.save_pretrained(out)  # the weights saved above stay as they are
                 if thresholds is not None:
                     m = {**m, **metrics(task, logits, y, thresholds)}
                 scored[split] = m
