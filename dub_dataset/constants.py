@@ -65,6 +65,14 @@ KIT_KEY_CLASSES = {
     font: {45: "tom_mid", 47: "tom_mid", 48: "open_hihat", 50: "crash", 52: "ride", 58: "crash", 60: "crash"}
     for font in ("black_pearl_4_lv2", "red_zeppelin_4_lv2")
 }
+# GS kits whose keys depart from the GM map, by a word of the kit's name (any font): the Brush sets
+# play "Brush Slap" on 39, where GM has a hand clap (GM2's Brush set: 38 tap, 39 slap, 40 swirl, all
+# snare strokes), and every Brush kit on this machine plays a brush snare recording there.
+KIT_NAME_KEY_CLASSES = {"brush": {39: "snare"}}
+# Kit keys left out of every split, by (font stem, kit name), lower-case: they sound another class's
+# recording under their own. TimGM6mb's Room kit plays its kick ("Bass Drum New") on keys 37-41 as
+# well as on 35-36, so its side stick, snares, clap and low tom sound a kick first.
+KIT_KEYS_LEFT_OUT = {("timgm6mb", "room"): (37, 38, 39, 40, 41)}
 DRUM_CLASS_OF_NOTE = {
     note: next((c for c, notes in DRUM_CLASS_NOTES.items() if note in notes), "other_percussion")
     for note in DRUM_NOTES

@@ -135,18 +135,21 @@ def _records(data: bytes, where: tuple[int, int], size: int, fmt: str) -> list[t
 
 
 @lru_cache(maxsize=16)
-def _read_sample_table(path: str, mtime_ns: int) -> tuple[tuple[bytes | None, ...], dict]:
-    """A hash of each stored sample (by sample index; None for ROM or empty samples), and the
-    samples each key of each preset plays: ``{(bank, program): {key: frozenset(hashes)}}``."""
+def _read_sample_table(path: str, mtime_ns: int) -> tuple[tuple[bytes | None, ...], dict, dict]:
+    """A hash of each stored sample (by sample index; None for ROM or empty samples), the
+    samples each key of each preset plays: ``{(bank, program): {key: frozenset(hashes)}}``, and
+    each hash's sample name (the first, where one recording is stored under several names)."""
     with open(path, "rb") as f:
         data = f.read()
     smpl, pdta = _pdta(data, path)
-    hashes = []
-    for _, start, end, *_, sample_type in _records(data, pdta[b"shdr"], 46, "<20sIIIIIBbHH"):
+    hashes, names = [], {}
+    for name, start, end, *_, sample_type in _records(data, pdta[b"shdr"], 46, "<20sIIIIIBbHH"):
         # SoundFont 2: start/end count 16-bit frames; SoundFont 3 (Ogg, flag 0x10): bytes
         lo, hi = (smpl + start, smpl + end) if sample_type & 0x10 else (smpl + 2 * start, smpl + 2 * end)
         ok = not sample_type & 0x8000 and hi - lo >= 64 and hi <= len(data)  # 0x8000: ROM, no data in the file
         hashes.append(hashlib.blake2b(data[lo:hi], digest_size=12).digest() if ok else None)
+        if ok:
+            names.setdefault(hashes[-1], name.split(b"\0")[0].decode("latin-1").strip())
     keys: dict = {}
     if all(c in pdta for c in (b"phdr", b"pbag", b"pgen", b"inst", b"ibag", b"igen")):
         phdr = _records(data, pdta[b"phdr"], 38, "<20sHHH")
@@ -181,7 +184,7 @@ def _read_sample_table(path: str, mtime_ns: int) -> tuple[tuple[bytes | None, ..
                         for k in range(max(plo, ilo), min(phi, ihi) + 1):
                             per_key.setdefault(k, set()).add(hashes[sid])
         keys = {p: {k: frozenset(v) for k, v in per_key.items()} for p, per_key in keys.items()}
-    return tuple(hashes), keys
+    return tuple(hashes), keys, names
 
 
 def sample_hashes(font: SoundFont) -> frozenset[bytes]:
@@ -195,6 +198,14 @@ def key_sample_hashes(font: SoundFont, preset: Preset) -> dict[int, frozenset[by
     share a hash play the same recording on them."""
     p = Path(font.path)
     return _read_sample_table(str(p), p.stat().st_mtime_ns)[1].get((preset.bank, preset.program), {})
+
+
+def key_sample_names(font: SoundFont, preset: Preset) -> dict[int, tuple[str, ...]]:
+    """The names of the samples each key of ``preset`` plays (any velocity), as the font stores
+    them: what a kit really plays on a key, e.g. a kick layered under other keys."""
+    p = Path(font.path)
+    _, keys, names = _read_sample_table(str(p), p.stat().st_mtime_ns)
+    return {k: tuple(sorted(names[h] for h in hs)) for k, hs in keys.get((preset.bank, preset.program), {}).items()}
 
 
 def families(items: list, hashes_of) -> list[list]:

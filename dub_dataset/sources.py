@@ -33,7 +33,8 @@ from . import effects
 from .audio_io import AudioError, encode_flac, load_audio
 from .constants import (
     AUDIO_SUFFIXES, CLIP_S, DRUM_CLASS_OF_NOTE, DRUM_CLASSES, DRUM_HIT_HOLD_S, DRUM_NOTE_MIN,
-    DRUM_NOTES, ENGINES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, KIT_KEY_CLASSES, PROGRAMS_PER_FAMILY,
+    DRUM_NOTES, ENGINES, FAMILY_PITCH_RANGE, GM_FAMILIES, IMAGE_KINDS, KIT_KEY_CLASSES, KIT_KEYS_LEFT_OUT,
+    KIT_NAME_KEY_CLASSES, PROGRAMS_PER_FAMILY,
     RELEASE_S, SAME_SOUND, SAME_SOUND_NOTES, SAME_SOUND_RATE, SAME_SOUND_S, SAME_SOUND_VELOCITIES, SAMPLE_RATE, SILENCE_PEAK, SPLITS,
     VELOCITY_RANGE,
 )
@@ -302,6 +303,19 @@ def draw_drum_candidate(rng: np.random.Generator, classes: list[str], cands: dic
     return cls, pool[rng.integers(len(pool))]
 
 
+def kit_key_classes(font: SoundFont, kit: Preset) -> dict[int, str | None]:
+    """The keys of a SoundFont kit whose class departs from the GM map: {key: class}, or None for a
+    key left out (it sounds another class's recording under its own). By font (the AVL kits), by a
+    word of the kit's name (GS Brush sets), and the keys left out (constants.KIT_KEYS_LEFT_OUT)."""
+    out = dict(KIT_KEY_CLASSES.get(font.key, {}))
+    name = kit.name.lower()
+    for word, keys in KIT_NAME_KEY_CLASSES.items():
+        if word in name:
+            out.update(keys)
+    out.update(dict.fromkeys(KIT_KEYS_LEFT_OUT.get((font.key, name), ()), None))
+    return out
+
+
 class DrumMaker(_SoundFontMaker):
     """One drum or percussion hit per example, balanced over the 12 coarse classes."""
 
@@ -342,11 +356,13 @@ class DrumMaker(_SoundFontMaker):
                     for inst in font.instruments:
                         by_class[inst.drum_class].append((font, inst, inst.gm_note))
                     continue
-                keys = KIT_KEY_CLASSES.get(font.key, {})
+                keys = kit_key_classes(font, kit)
                 for n in self.sounding_notes(font, kit):
                     if split == "train" and (font.path, kit.bank, kit.program, n) in self.shared_keys:
                         continue
-                    by_class[keys.get(n, DRUM_CLASS_OF_NOTE[n])].append((font, kit, n))
+                    cls = keys.get(n, DRUM_CLASS_OF_NOTE[n])
+                    if cls is not None:
+                        by_class[cls].append((font, kit, n))
             self._candidates[split] = {c: v for c, v in by_class.items() if v}
         return self._candidates[split]
 

@@ -214,6 +214,35 @@ def test_avl_kits_keys_off_the_gm_map_get_the_class_they_play():
     assert classes[("TimGM6mb", 48)] == "tom_mid" and classes[("TimGM6mb", 50)] == "tom_high"
 
 
+def test_gs_kit_keys_get_the_class_they_play_or_are_left_out():
+    """Every Brush kit here plays a brush snare recording on key 39 (GM: hand clap; GS/GM2: "Brush
+    Slap"), so the drums config labels it snare. TimGM6mb's Room kit plays its kick on keys 37-41 too:
+    its side stick's share of energy below 150 Hz is about 20 dB above the Standard kit's side stick
+    and as high as its own kick's, so those keys are left out; the Standard kit's keep their GM classes."""
+    from dub_dataset.soundfonts import key_sample_names
+    from dub_dataset.sources import DrumMaker, Spec
+
+    tim = load_soundfont(TIMGM)
+    brushes = [(f, k) for f in discover_soundfonts() for k in f.drum_kits() if "brush" in k.name.lower()]
+    assert brushes
+    for f, k in brushes:
+        played = key_sample_names(f, k)[39]
+        assert any("brush" in s.lower() or "snr" in s.lower() for s in played), (f.name, k.name, played)
+    kits = {k.name: k for k in tim.drum_kits()}
+    assert "Bass Drum New" in key_sample_names(tim, kits["Room"])[37]
+    assert "Bass Drum New" not in key_sample_names(tim, kits["Standard"])[37]
+    eng = get_engine("fluidsynth", SR)
+    low = {(kit, n): band_db(x := eng.render(TIMGM, kits[kit], [Note(0, 0.3, n, 100)], 0.6, drum=True), 20, 150)
+           - band_db(x, 20, 8000) for kit in ("Room", "Standard") for n in (36, 37)}
+    assert low[("Room", 37)] - low[("Standard", 37)] > 10 and low[("Room", 37)] > low[("Room", 36)] - 6
+    maker = DrumMaker(Spec("drums", soundfonts=[TIMGM], split_by="preset", images=()))
+    classes = {(k.name, n): c for split in ("train", "validation", "test")
+               for c, cands in maker.candidates(split).items() for _, k, n in cands}
+    assert classes[("Brush", 39)] == "snare" and classes[("Standard", 39)] == "clap"
+    assert classes[("Standard", 37)] == "side_stick" and classes[("Room", 36)] == "kick"
+    assert not {("Room", n) for n in range(37, 42)} & set(classes)
+
+
 def _write_patch(path: Path, x: np.ndarray, rate: int, sixteen: bool, unsigned: bool) -> None:
     """A one-wave GUS patch, laid out field by field (file, instrument and layer headers, then the wave)."""
     import struct
