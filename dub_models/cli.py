@@ -101,9 +101,32 @@ def cmd_bank(a) -> int:
     return 0
 
 
+def _kit_keys(path: str, kit_word: str | None) -> int:
+    """What each key of a SoundFont's drum kits plays, and the class the drums config gives it."""
+    from dub_dataset.constants import DRUM_CLASS_OF_NOTE, DRUM_NOTES
+    from dub_dataset.soundfonts import key_sample_names, load_soundfont
+    from dub_dataset.sources import kit_key_classes
+
+    font = load_soundfont(path)
+    kits = [k for k in font.drum_kits() if not kit_word or kit_word.lower() in k.name.lower()]
+    if not kits:
+        raise ValueError(f"{path}: no drum kit{f' named like {kit_word!r}' if kit_word else ''} "
+                         f"(kits: {', '.join(k.name for k in font.drum_kits()) or 'none'})")
+    for kit in kits:
+        names, classes = key_sample_names(font, kit), kit_key_classes(font, kit)
+        print(f"{font.name} / {kit.name} ({kit.bank}:{kit.program})")
+        for n in DRUM_NOTES:
+            if n in names:
+                cls = classes.get(n, DRUM_CLASS_OF_NOTE[n])
+                print(f"  {n:3d} {cls or 'left out':16s} {', '.join(names[n])}")
+    return 0
+
+
 def cmd_soundfonts(a) -> int:
     from dub_dataset.soundfonts import discover_soundfonts, soundfont_splits
 
+    if a.keys:
+        return _kit_keys(a.keys, a.kit)
     fonts = discover_soundfonts()
     split, kit_split = soundfont_splits(fonts), soundfont_splits(fonts, kits=True)
     by_key = soundfont_splits(fonts, kits=True, by_key=True)  # the drums config's rule
@@ -429,6 +452,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=cmd_bank)
 
     f = sub.add_parser("soundfonts", help="list the SoundFonts and Hydrogen drum kits found on this machine, and their splits")
+    f.add_argument("--keys", metavar="FONT", help="list what each key of FONT's drum kits plays (its samples) "
+                   "and the class the drums config gives it")
+    f.add_argument("--kit", help="with --keys: only kits whose name holds this word")
     f.set_defaults(func=cmd_soundfonts)
     return p
 

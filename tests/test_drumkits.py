@@ -214,7 +214,7 @@ def test_avl_kits_keys_off_the_gm_map_get_the_class_they_play():
     assert classes[("TimGM6mb", 48)] == "tom_mid" and classes[("TimGM6mb", 50)] == "tom_high"
 
 
-def test_gs_kit_keys_get_the_class_they_play_or_are_left_out():
+def test_gs_kit_keys_get_the_class_they_play_or_are_left_out(capsys):
     """Every Brush kit here plays a brush snare recording on key 39 (GM: hand clap; GS/GM2: "Brush
     Slap"), so the drums config labels it snare. TimGM6mb's Room kit plays its kick on keys 37-41 too:
     its side stick's share of energy below 150 Hz is about 20 dB above the Standard kit's side stick
@@ -241,6 +241,12 @@ def test_gs_kit_keys_get_the_class_they_play_or_are_left_out():
     assert classes[("Brush", 39)] == "snare" and classes[("Standard", 39)] == "clap"
     assert classes[("Standard", 37)] == "side_stick" and classes[("Room", 36)] == "kick"
     assert not {("Room", n) for n in range(37, 42)} & set(classes)
+    # the CLI shows a user the same: what each key plays and the class it gets
+    assert main(["soundfonts", "--keys", TIMGM, "--kit", "room"]) == 0
+    rows = {int(line.split()[0]): line for line in capsys.readouterr().out.splitlines()[1:]}
+    assert "left out" in rows[37] and "Bass Drum New" in rows[37] and rows[36].split()[1] == "kick"
+    assert main(["soundfonts", "--keys", TIMGM, "--kit", "cowbell"]) == 2
+    assert "no drum kit named like 'cowbell'" in capsys.readouterr().err
 
 
 def _write_patch(path: Path, x: np.ndarray, rate: int, sixteen: bool, unsigned: bool) -> None:
