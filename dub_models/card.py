@@ -13,6 +13,11 @@ def _count(n: int) -> str:
     return str(n) if n < 1000 else f"{n / 1000:.1f}k" if n < 9950 else f"{round(n / 1000)}k"
 
 
+def _n(n: int, word: str) -> str:
+    """'1 epoch', '3 epochs'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def confusion_png(cm: np.ndarray, names: list[str], path: Path, title: str,
                   support: np.ndarray | None = None) -> None:
     """Confusion matrix as a PNG (true rows, predicted columns, counts in the cells), PIL only.
@@ -135,7 +140,7 @@ or `dub classify --task {task.name} FILE...`.
 - Data: {src}, config `{task.dataset_config}`, label column `{task.label_column}`; {n_train} training examples.
   Splits hold out whole instrument sources (SoundFonts or presets): the test scores are on instruments never heard in training.
 - Model: {arch}. {origin} by
-  `dub train` (accelerate) on {device}: {epochs_run or args.epochs} epochs, batch {args.batch_size}, AdamW lr {args.lr},
+  `dub train` (accelerate) on {device}: {_n(epochs_run or args.epochs, 'epoch')}, batch {args.batch_size}, AdamW lr {args.lr},
   weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up, {augment_note},
   seed {args.seed}. The epoch with the best validation
   score is kept.
@@ -209,7 +214,7 @@ or `dub transcribe song.mp3 -o song.mid --model <this folder or repo>`.
 - Data: {src}, config `mixtures` (procedural multi-instrument clips, rendered per track with dub's
   effects, mixed, noise and mp3 artefacts on the mix); {n_train} training clips.
   Validation and test clips are rendered with SoundFonts never heard in training.
-- `dub train --task transcription` (accelerate) on {"GPU" if _cuda() else "CPU"}: {epochs_run or args.epochs} epochs, batch {args.batch_size},
+- `dub train --task transcription` (accelerate) on {"GPU" if _cuda() else "CPU"}: {_n(epochs_run or args.epochs, 'epoch')}, batch {args.batch_size},
   AdamW lr {args.lr}, weight decay {args.weight_decay}, cosine schedule with {args.warmup_ratio:.0%} warm-up,
   SpecAugment frequency masks ({_masks(args)}), seed {args.seed}; the epoch with the best validation score
   (mean of note onset, multi-instrument and drum F1) is kept.
