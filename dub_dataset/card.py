@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .constants import DRUM_CLASS_NOTES, SAME_SOUND_NOTES, SPLITS
+from .constants import DRUM_CLASS_NOTES, KIT_KEY_CLASSES, KIT_KEYS_LEFT_OUT, KIT_NAME_KEY_CLASSES, SAME_SOUND_NOTES, SPLITS
 
 _CONFIG_TEXT = {
     "drums": "one drum or percussion hit per example (GM notes 35-81), balanced over 12 coarse classes",
@@ -115,6 +115,12 @@ def dataset_card(meta: dict) -> str:
         if name == "drums":
             lines.append("- Coarse classes by GM note: " + "; ".join(
                 f"{c} {list(n)}" for c, n in DRUM_CLASS_NOTES.items()) + "; other_percussion: every other note 35-81.")
+            off = [f"{font} keys {', '.join(f'{k} {c}' for k, c in keys.items())}" for font, keys in KIT_KEY_CLASSES.items()]
+            off += [f"every kit named '{word}': keys {', '.join(f'{k} {c}' for k, c in keys.items())}"
+                    for word, keys in KIT_NAME_KEY_CLASSES.items()]
+            lines.append("- Labels follow the GM key map, except kit keys that play another class: " + "; ".join(off)
+                         + ". Left out of every split, as they sound another class's recording under their own: "
+                         + "; ".join(f"{f} / {k} keys {', '.join(map(str, n))}" for (f, k), n in KIT_KEYS_LEFT_OUT.items()) + ".")
         lines.append("")
     lines += ["## Columns", "",
               "Audio is 16-bit FLAC. Effect parameters are 0 (or null) when the effect is off; "

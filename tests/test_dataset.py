@@ -93,6 +93,7 @@ def test_card_declares_configs_and_licences(small_dataset):
     assert "config_name: drums" in card and "config_name: notes" in card
     assert "data/drums/train-*.parquet" in card
     assert "GPL-2" in card and "LGPL-2.1+" in card
+    assert "every kit named 'brush': keys 39 snare" in card and "timgm6mb / room keys 37, 38, 39, 40, 41" in card
     from huggingface_hub import DatasetCard
 
     data = DatasetCard(card).data.to_dict()
