@@ -304,10 +304,10 @@ def draw_drum_candidate(rng: np.random.Generator, classes: list[str], cands: dic
 
 
 def kit_key_classes(font: SoundFont, kit: Preset) -> dict[int, str | None]:
-    """The keys of a SoundFont kit whose class departs from the GM map: {key: class}, or None for a
-    key left out (it sounds another class's recording under its own). By font (the AVL kits), by a
-    word of the kit's name (GS Brush sets), and the keys left out (constants.KIT_KEYS_LEFT_OUT)."""
-    out = dict(KIT_KEY_CLASSES.get(font.key, {}))
+    """The class of each key 35-81 of a SoundFont kit: the GM map's, except where the kit plays
+    another class (by font: the AVL kits; by a word of the kit's name: GS Brush sets), and None for a
+    key left out (it sounds another class's recording under its own: constants.KIT_KEYS_LEFT_OUT)."""
+    out = {**DRUM_CLASS_OF_NOTE, **KIT_KEY_CLASSES.get(font.key, {})}
     name = kit.name.lower()
     for word, keys in KIT_NAME_KEY_CLASSES.items():
         if word in name:
@@ -360,9 +360,8 @@ class DrumMaker(_SoundFontMaker):
                 for n in self.sounding_notes(font, kit):
                     if split == "train" and (font.path, kit.bank, kit.program, n) in self.shared_keys:
                         continue
-                    cls = keys.get(n, DRUM_CLASS_OF_NOTE[n])
-                    if cls is not None:
-                        by_class[cls].append((font, kit, n))
+                    if keys[n] is not None:
+                        by_class[keys[n]].append((font, kit, n))
             self._candidates[split] = {c: v for c, v in by_class.items() if v}
         return self._candidates[split]
 

@@ -103,7 +103,7 @@ def cmd_bank(a) -> int:
 
 def _kit_keys(path: str, kit_word: str | None) -> int:
     """What each key of a SoundFont's drum kits plays, and the class the drums config gives it."""
-    from dub_dataset.constants import DRUM_CLASS_OF_NOTE, DRUM_NOTES
+    from dub_dataset.constants import DRUM_NOTES
     from dub_dataset.soundfonts import key_sample_names, load_soundfont
     from dub_dataset.sources import kit_key_classes
 
@@ -117,14 +117,15 @@ def _kit_keys(path: str, kit_word: str | None) -> int:
         print(f"{font.name} / {kit.name} ({kit.bank}:{kit.program})")
         for n in DRUM_NOTES:
             if n in names:
-                cls = classes.get(n, DRUM_CLASS_OF_NOTE[n])
-                print(f"  {n:3d} {cls or 'left out':16s} {', '.join(names[n])}")
+                print(f"  {n:3d} {classes[n] or 'left out':16s} {', '.join(names[n])}")
     return 0
 
 
 def cmd_soundfonts(a) -> int:
     from dub_dataset.soundfonts import discover_soundfonts, soundfont_splits
 
+    if a.kit and not a.keys:
+        raise ValueError("--kit picks kits of the font given with --keys FONT")
     if a.keys:
         return _kit_keys(a.keys, a.kit)
     fonts = discover_soundfonts()

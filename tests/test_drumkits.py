@@ -247,6 +247,7 @@ def test_gs_kit_keys_get_the_class_they_play_or_are_left_out(capsys):
     assert "left out" in rows[37] and "Bass Drum New" in rows[37] and rows[36].split()[1] == "kick"
     assert main(["soundfonts", "--keys", TIMGM, "--kit", "cowbell"]) == 2
     assert "no drum kit named like 'cowbell'" in capsys.readouterr().err
+    assert main(["soundfonts", "--kit", "room"]) == 2 and "--keys FONT" in capsys.readouterr().err
 
 
 def _write_patch(path: Path, x: np.ndarray, rate: int, sixteen: bool, unsigned: bool) -> None:
