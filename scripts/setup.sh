@@ -63,4 +63,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements.lock -
   .venv/bin/python -m pip install -q --no-deps -e .
   touch "$stamp"
 fi
+# FreePats' melodic GUS patches (Debian freepats, GPL-2+) as a SoundFont: a fifth training timbre
+# source for instruments. Deterministic, written atomically; rebuilt only when missing.
+FP_DIR=/usr/share/midi/freepats/Tone_000
+if [ -d "$FP_DIR" ] && [ ! -f "$GU_DIR/FreePats_GM.sf2" ]; then
+  echo "[setup] converting FreePats' melodic patches to $GU_DIR/FreePats_GM.sf2"
+  .venv/bin/dub gus2sf2 "$FP_DIR" "$GU_DIR/FreePats_GM.sf2" --name "FreePats GM"
+fi
 echo "[setup] ready: .venv/bin/dub"

@@ -1,0 +1,87 @@
+"""FreePats' melodic GUS patches converted to a SoundFont (``dub gus2sf2``), played by both engines."""
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import SR, dominant_hz
+
+from dub_dataset.gus import read_waves
+from dub_dataset.render import Note, get_engine
+from dub_dataset.soundfonts import load_soundfont, soundfont_split
+from dub_models.cli import main
+
+TONES = Path("/usr/share/midi/freepats/Tone_000")  # Debian freepats, GPL-2+
+PATCHES = ("040_Violin.pat", "073_Flute.pat", "033_Finger_Bass.pat")
+
+
+@pytest.fixture(scope="module")
+def freepats(tmp_path_factory):
+    if not TONES.is_dir():
+        pytest.skip("Debian freepats not installed (scripts/setup.sh installs it)")
+    src = tmp_path_factory.mktemp("tones")
+    for name in PATCHES:
+        shutil.copy(TONES / name, src / name)
+    out = tmp_path_factory.mktemp("sf") / "FreePats_GM.sf2"
+    assert main(["gus2sf2", str(src), str(out)]) == 0
+    return src, out
+
+
+def _direct(wave, key: int, seconds: float, sr: int = SR) -> np.ndarray:
+    """The wave played at ``key`` by plain resampling (no loop): what the patch itself says it sounds."""
+    ratio = 440 * 2 ** ((key - 69) / 12) / wave.root_hz * wave.rate / sr
+    n = min(int(seconds * sr), int((wave.samples.size - 1) / ratio))
+    return np.interp(np.arange(n) * ratio, np.arange(wave.samples.size), wave.samples)
+
+
+def test_the_soundfont_holds_each_patch_as_its_gm_program_and_is_rebuilt_byte_for_byte(freepats, tmp_path):
+    src, out = freepats
+    font = load_soundfont(out)
+    assert [(p.bank, p.program) for p in font.melodic()] == [(0, 33), (0, 40), (0, 73)]
+    assert font.melodic()[1].name.startswith("Violin") and not font.drum_kits()
+    assert soundfont_split(font) == "train"  # FreePats_GM is a training font (constants.SOUNDFONT_SPLIT)
+    again = tmp_path / "again.sf2"
+    assert main(["gus2sf2", str(src), str(again)]) == 0
+    assert again.read_bytes() == out.read_bytes()
+
+
+@pytest.mark.parametrize("engine", ["fluidsynth", "tinysoundfont"])
+@pytest.mark.parametrize("patch,key", [("073_Flute.pat", 72), ("073_Flute.pat", 79), ("040_Violin.pat", 67),
+                                       ("033_Finger_Bass.pat", 40)])
+def test_a_note_sounds_at_the_pitch_its_patch_gives_it(freepats, engine, patch, key):
+    """Key range, root key and pitch correction survive the conversion: the rendered note's
+    strongest partial is the one of the patch's own wave resampled to that key."""
+    src, out = freepats
+    font = load_soundfont(out)
+    preset = next(p for p in font.melodic() if p.program == int(patch[:3]))
+    want_hz = 440 * 2 ** ((key - 69) / 12)
+    wave = next(w for w in read_waves(src / patch) if w.low_hz <= want_hz <= w.high_hz)
+    x = get_engine(engine, SR).render(str(out), preset, [Note(0.0, 1.0, key, 100)], 1.2, drum=False)
+    ref = _direct(wave, key, 1.0)
+    got, expect = dominant_hz(x[int(0.1 * SR):int(0.6 * SR)]), dominant_hz(ref[int(0.1 * SR):int(0.6 * SR)])
+    assert abs(1200 * np.log2(got / expect)) < 25, (got, expect)
+
+
+def test_looped_waves_sustain_while_held_and_stop_after_release(freepats):
+    """The violin's waves last under a second; held 2.5 s the note still sounds (the loop), and its
+    release (the patch's envelope: about half a second) ends it."""
+    src, out = freepats
+    longest = max(w.samples.size / w.rate for w in read_waves(src / "040_Violin.pat"))
+    assert longest < 1.5
+    font = load_soundfont(out)
+    violin = next(p for p in font.melodic() if p.program == 40)
+    for engine in ("fluidsynth", "tinysoundfont"):
+        x = get_engine(engine, SR).render(str(out), violin, [Note(0.0, 2.5, 67, 100)], 4.0, drum=False)
+        rms = lambda a, b: float(np.sqrt(np.mean(x[int(a * SR):int(b * SR)] ** 2)))  # noqa: E731
+        assert rms(2.2, 2.5) > 0.3 * rms(0.2, 0.5), engine
+        assert rms(3.6, 4.0) < 0.01 * rms(0.2, 0.5), engine
+
+
+def test_gus2sf2_names_what_is_wrong(tmp_path, capsys):
+    assert main(["gus2sf2", str(tmp_path / "nowhere"), str(tmp_path / "x.sf2")]) == 2
+    assert "nowhere: no such folder of GUS patches" in capsys.readouterr().err
+    (tmp_path / "readme.txt").write_text("no patches here")
+    assert main(["gus2sf2", str(tmp_path), str(tmp_path / "x.sf2")]) == 2
+    assert "no GUS patch named NNN_Name.pat" in capsys.readouterr().err
+    assert not (tmp_path / "x.sf2").exists()
