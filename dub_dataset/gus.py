@@ -1,9 +1,12 @@
 """Gravis UltraSound patches (``.pat``): the format of FreePats, TiMidity's default sound set.
 
 A patch file holds one instrument with one or more sampled waves, each with its rate, root
-frequency and key range. dub reads them as one-shot recordings for drum kits: it plays the wave
+frequency and key range. dub reads drum patches as one-shot recordings: it plays the wave
 straight through, as TiMidity does for percussion (it strips loops and envelopes from drum
-patches unless told to keep them). Layout: a 129-byte file header, a 63-byte instrument header
+patches unless told to keep them). Melodic patch sets convert to a SoundFont
+(``gus_to_soundfont``, ``dub gus2sf2``) that both render engines play: each wave a zone with its
+key range, root key, loop and envelope. The conversion keeps each patch's own tuning (a few
+FreePats waves state a root an octave from what they sound, as TiMidity plays them too). Layout: a 129-byte file header, a 63-byte instrument header
 and a 47-byte layer header, then each wave as a 96-byte header followed by its samples.
 """
 
