@@ -5,9 +5,10 @@ frequency and key range. dub reads drum patches as one-shot recordings: it plays
 straight through, as TiMidity does for percussion (it strips loops and envelopes from drum
 patches unless told to keep them). Melodic patch sets convert to a SoundFont
 (``gus_to_soundfont``, ``dub gus2sf2``) that both render engines play: each wave a zone with its
-key range, root key, loop and envelope. The conversion keeps each patch's own tuning (a few
-FreePats waves state a root an octave from what they sound, as TiMidity plays them too). Layout: a 129-byte file header, a 63-byte instrument header
-and a 47-byte layer header, then each wave as a 96-byte header followed by its samples.
+key range, root key, loop and envelope. The conversion keeps each patch's own tuning (the two
+lowest waves of FreePats' oboe sound an octave above the root they state; TiMidity plays them so
+too). Layout: a 129-byte file header, a 63-byte instrument header and a 47-byte layer header, then
+each wave as a 96-byte header followed by its samples.
 """
 
 from __future__ import annotations
