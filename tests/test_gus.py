@@ -13,7 +13,7 @@ from dub_dataset.soundfonts import load_soundfont, soundfont_split
 from dub_models.cli import main
 
 TONES = Path("/usr/share/midi/freepats/Tone_000")  # Debian freepats, GPL-2+
-PATCHES = ("040_Violin.pat", "073_Flute.pat", "033_Finger_Bass.pat")
+PATCHES = ("040_Violin.pat", "073_Flute.pat", "033_Finger_Bass.pat", "080_Square_Wave.pat")
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +38,7 @@ def _direct(wave, key: int, seconds: float, sr: int = SR) -> np.ndarray:
 def test_the_soundfont_holds_each_patch_as_its_gm_program_and_is_rebuilt_byte_for_byte(freepats, tmp_path):
     src, out = freepats
     font = load_soundfont(out)
-    assert [(p.bank, p.program) for p in font.melodic()] == [(0, 33), (0, 40), (0, 73)]
+    assert [(p.bank, p.program) for p in font.melodic()] == [(0, 33), (0, 40), (0, 73), (0, 80)]
     assert font.melodic()[1].name.startswith("Violin") and not font.drum_kits()
     assert soundfont_split(font) == "train"  # FreePats_GM is a training font (constants.SOUNDFONT_SPLIT)
     again = tmp_path / "again.sf2"
@@ -63,19 +63,37 @@ def test_a_note_sounds_at_the_pitch_its_patch_gives_it(freepats, engine, patch, 
     assert abs(1200 * np.log2(got / expect)) < 25, (got, expect)
 
 
-def test_looped_waves_sustain_while_held_and_stop_after_release(freepats):
-    """The violin's waves last under a second; held 2.5 s the note still sounds (the loop), and its
-    release (the patch's envelope: about half a second) ends it."""
+@pytest.mark.parametrize("patch", ["040_Violin.pat", "080_Square_Wave.pat"])
+def test_looped_waves_sustain_while_held_and_stop_after_release(freepats, patch):
+    """The violin's and the square wave's waves last under 1.5 s; held 2.5 s the note still sounds
+    (the loop; the square wave's loops go back and forth), and the patch's release ends it."""
     src, out = freepats
-    longest = max(w.samples.size / w.rate for w in read_waves(src / "040_Violin.pat"))
+    longest = max(w.samples.size / w.rate for w in read_waves(src / patch))
     assert longest < 1.5
     font = load_soundfont(out)
-    violin = next(p for p in font.melodic() if p.program == 40)
+    preset = next(p for p in font.melodic() if p.program == int(patch[:3]))
     for engine in ("fluidsynth", "tinysoundfont"):
-        x = get_engine(engine, SR).render(str(out), violin, [Note(0.0, 2.5, 67, 100)], 4.0, drum=False)
+        x = get_engine(engine, SR).render(str(out), preset, [Note(0.0, 2.5, 67, 100)], 4.0, drum=False)
         rms = lambda a, b: float(np.sqrt(np.mean(x[int(a * SR):int(b * SR)] ** 2)))  # noqa: E731
         assert rms(2.2, 2.5) > 0.3 * rms(0.2, 0.5), engine
         assert rms(3.6, 4.0) < 0.01 * rms(0.2, 0.5), engine
+
+
+def test_back_and_forth_loops_are_unrolled_forward(freepats):
+    """SoundFonts loop forward only: a ping-pong loop becomes the segment then its reverse."""
+    from dub_dataset.gus import wave_zones
+
+    src, _ = freepats
+    waves = read_waves(src / "080_Square_Wave.pat")
+    assert all(w.pingpong for w in waves)
+    zones = wave_zones(waves, "square")
+    assert zones[0].key_range[0] == 0 and zones[-1].key_range[1] == 127
+    assert all(a.key_range[1] + 1 == b.key_range[0] for a, b in zip(zones, zones[1:]))
+    w = min(waves, key=lambda w: w.low_hz)
+    z, (s, e) = zones[0], w.loop
+    assert z.loop == (s, e + (e - s))
+    np.testing.assert_array_equal(z.samples[:e], w.samples[:e])
+    np.testing.assert_array_equal(z.samples[e:2 * e - s], w.samples[s:e][::-1])
 
 
 def test_gus2sf2_names_what_is_wrong(tmp_path, capsys):
