@@ -29,6 +29,7 @@ import numpy as np
 
 from . import effects
 from .constants import DRUM_CLASSES, DRUM_HIT_HOLD_S, SILENCE_PEAK, SPLITS, VELOCITY_RANGE
+from .fileio import atomic_write_bytes
 from .hydrogen import DrumKit, KitInstrument, Layer
 
 BANK_VELOCITIES = (40, 100)  # SoundFont keys are rendered at these; others scale the nearest
@@ -54,12 +55,6 @@ def _same_but_level(x: np.ndarray, y: np.ndarray) -> bool:
         return False
     a, b = x[:n].astype(np.float64), y[:n].astype(np.float64)
     return float(np.dot(a, b)) > SAME_BUT_LEVEL * float(np.linalg.norm(a) * np.linalg.norm(b))
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".part")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def export_bank(spec, out: str | os.PathLike, split: str = "train",
@@ -124,8 +119,8 @@ def export_bank(spec, out: str | os.PathLike, split: str = "train",
              "candidates": candidates}
     out.mkdir(parents=True, exist_ok=True)
     (out / INDEX).unlink(missing_ok=True)  # an older bank's index must not describe the new audio
-    _atomic_write_bytes(out / AUDIO, encode_flac(np.concatenate(pieces), sr))
-    _atomic_write_bytes(out / INDEX, json.dumps(index, indent=0).encode())  # last: a bank with an index is whole
+    atomic_write_bytes(out / AUDIO, encode_flac(np.concatenate(pieces), sr))
+    atomic_write_bytes(out / INDEX, json.dumps(index, indent=0).encode())  # last: a bank with an index is whole
     return index
 
 

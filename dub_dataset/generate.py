@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .constants import EXAMPLES_PER_FILE, ROW_GROUP_SIZE, SPLIT_FRACTIONS, SPLITS
+from .fileio import atomic_write_text
 from .sources import Maker, Spec, make_maker
 
 STAGING = ".dub-staging"
@@ -212,12 +213,6 @@ def generate(spec: Spec, num_examples: int, out: str | os.PathLike, num_proc: in
     return out
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shards, splits=SPLITS) -> None:
     from . import __version__
     from .card import dataset_card
@@ -234,8 +229,8 @@ def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shard
                 del record["split_specs"][s]
         if not record.get("split_specs"):
             record.pop("split_specs", None)
-        _atomic_write(meta_path, json.dumps(meta, indent=1))
-        _atomic_write(out / "README.md", dataset_card(meta))
+        atomic_write_text(meta_path, json.dumps(meta, indent=1))
+        atomic_write_text(out / "README.md", dataset_card(meta))
         return
     fonts = getattr(maker, "fonts", [])
     meta[maker.spec.config] = {
@@ -253,8 +248,8 @@ def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shard
             shared[Path(path).stem] = shared.get(Path(path).stem, 0) + 1
         if shared:
             meta[maker.spec.config][f"{attr}_left_out"] = dict(sorted(shared.items()))
-    _atomic_write(meta_path, json.dumps(meta, indent=1))
-    _atomic_write(out / "README.md", dataset_card(meta))
+    atomic_write_text(meta_path, json.dumps(meta, indent=1))
+    atomic_write_text(out / "README.md", dataset_card(meta))
 
 
 def push_to_hub(out: str | os.PathLike, repo_id: str, token: str | None = None, private: bool = False) -> str:

@@ -107,7 +107,7 @@ def read_patch(path: str | Path, key: int | None = None) -> tuple[np.ndarray, in
     waves = read_waves(path)
     chosen = waves[0]
     if key is not None:
-        want = 440.0 * 2 ** ((key - 69) / 12)
+        want = _hz(key)
         chosen = next((w for w in waves if w.low_hz <= want <= w.high_hz), chosen)
     return chosen.samples, chosen.rate
 
@@ -167,7 +167,12 @@ def _envelope_generators(w: Wave) -> dict[int, int]:
 
 
 def _key(hz: float) -> float:
+    """The MIDI key (fractional) of a frequency."""
     return 69 + 12 * math.log2(hz / 440.0)
+
+
+def _hz(key: float) -> float:
+    return 440.0 * 2 ** ((key - 69) / 12)
 
 
 def wave_zones(waves: list[Wave], name: str) -> list:
@@ -205,13 +210,17 @@ def gus_to_soundfont(folder: str | Path, out: str | Path, name: str | None = Non
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder of GUS patches")
-    instruments = []
+    instruments, files = [], {}
     for f in sorted(folder.glob("*.pat")):
         head = f.stem.split("_", 1)
         if not head[0].isdigit() or int(head[0]) > 127:
             continue
+        program = int(head[0])
+        if program in files:
+            raise ValueError(f"{folder}: {files[program].name} and {f.name} are both GM program {program}")
+        files[program] = f
         label = head[1].replace("_", " ") if len(head) > 1 else f.stem
-        instruments.append(Instrument(name=label, program=int(head[0]), zones=wave_zones(read_waves(f), label)))
+        instruments.append(Instrument(name=label, program=program, zones=wave_zones(read_waves(f), label)))
     if not instruments:
         raise ValueError(f"{folder}: no GUS patch named NNN_Name.pat (NNN a GM program 0-127)")
     return write_soundfont(out, name or folder.name, instruments,

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .fileio import atomic_write_bytes
+
 # Generator operators (SoundFont 2.01, section 8.1.2)
 GEN_ATTACK_VOL, GEN_DECAY_VOL, GEN_SUSTAIN_VOL, GEN_RELEASE_VOL = 34, 36, 37, 38
 GEN_INSTRUMENT, GEN_KEY_RANGE, GEN_SAMPLE_ID, GEN_SAMPLE_MODES, GEN_SCALE_TUNING = 41, 43, 53, 54, 56
@@ -129,9 +131,6 @@ def soundfont_bytes(name: str, instruments: list[Instrument], comment: str = "")
 
 def write_soundfont(path: str | os.PathLike, name: str, instruments: list[Instrument], comment: str = "") -> Path:
     """Write the SoundFont atomically (a temporary file renamed into place)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(soundfont_bytes(name, instruments, comment))
-    os.replace(tmp, path)
-    return path
+    data = soundfont_bytes(name, instruments, comment)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return atomic_write_bytes(path, data)

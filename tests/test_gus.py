@@ -96,10 +96,20 @@ def test_back_and_forth_loops_are_unrolled_forward(freepats):
     np.testing.assert_array_equal(z.samples[e:2 * e - s], w.samples[s:e][::-1])
 
 
-def test_gus2sf2_names_what_is_wrong(tmp_path, capsys):
+def test_gus2sf2_names_what_is_wrong(freepats, tmp_path, capsys):
     assert main(["gus2sf2", str(tmp_path / "nowhere"), str(tmp_path / "x.sf2")]) == 2
     assert "nowhere: no such folder of GUS patches" in capsys.readouterr().err
     (tmp_path / "readme.txt").write_text("no patches here")
     assert main(["gus2sf2", str(tmp_path), str(tmp_path / "x.sf2")]) == 2
     assert "no GUS patch named NNN_Name.pat" in capsys.readouterr().err
-    assert not (tmp_path / "x.sf2").exists()
+    bad = tmp_path / "tones"
+    bad.mkdir()
+    shutil.copy(TONES / "073_Flute.pat", bad / "073_Flute.pat")
+    shutil.copy(TONES / "073_Flute.pat", bad / "073_Flute_2.pat")
+    assert main(["gus2sf2", str(bad), str(tmp_path / "x.sf2")]) == 2
+    assert "073_Flute.pat and 073_Flute_2.pat are both GM program 73" in capsys.readouterr().err
+    (bad / "073_Flute_2.pat").unlink()
+    (bad / "080_Square.pat").write_bytes((TONES / "080_Square_Wave.pat").read_bytes()[:400])  # cut short
+    assert main(["gus2sf2", str(bad), str(tmp_path / "x.sf2")]) == 2
+    assert "080_Square.pat: truncated wave data" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["readme.txt", "tones"]  # nothing written, no temporary left
