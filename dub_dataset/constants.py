@@ -163,6 +163,10 @@ SAMPLE_PACKS = (
     ("/usr/share/midi/freepats/Drum_000", "FreePats drum set", "GPL-2+ with composition exception (freepats)"),
     ("/usr/share/lmms/samples/drums", "LMMS drums", "GPL-2+ (LMMS)"),
     ("/usr/share/sonic-pi/samples", "Sonic Pi samples", "CC0 (freesound.org, see Debian sonic-pi-samples)"),
+    # written by scripts/setup.sh from FoxDot's sdist on PyPI (dub_dataset/packs.py)
+    (FOXDOT_KIT_DIR := "~/.local/share/dub/drumkits/FoxDot", "FoxDot samples",
+     FOXDOT_LICENSE := ("CC-BY-SA-4.0 (FoxDot 0.9.0's samples, Ryan Kirkbride; gathered from freesound.org (CC0), "
+                        "TidalCycles' Dirt-Samples, Legowelt and a Game Boy kit, as FoxDot's README says)")),
 )
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aiff", ".aif")
 SAMPLE_SUFFIXES = AUDIO_SUFFIXES + (".pat",)  # a drum kit's one-shots may also be GUS patches

@@ -219,9 +219,20 @@ def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shard
 
     meta_path = out / "dub.json"
     meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
+    fonts = [{"name": f.name, "file": Path(f.path).name, "license": f.license} for f in getattr(maker, "fonts", [])]
+    kits = [{"name": k.name, "folder": Path(k.path).name, "kind": k.kind, "split": maker.kit_split[k.path],
+             "license": k.license} for k in getattr(maker, "drumkits", [])]
     if tuple(splits) != SPLITS:
-        # Keep the whole build's record; note the Spec these splits were written with, where it differs.
+        # Keep the whole build's record; note the Spec these splits were written with, where it differs,
+        # and the sources they drew from now (a kit installed since is listed, with its licence).
         record = meta[maker.spec.config]  # generate() checked it is there, with these split sizes
+        described = maker.describe()
+        for s in splits:
+            record["sources"][s] = described[s]
+        for key, now in (("soundfonts", fonts), ("drumkits", kits)):
+            listed = {d["name"] for d in record.get(key, [])}
+            if any(d["name"] not in listed for d in now):
+                record[key] = record.get(key, []) + [d for d in now if d["name"] not in listed]
         own = maker.spec.to_dict()
         for s in splits:
             record.setdefault("split_specs", {})[s] = own
@@ -232,14 +243,11 @@ def _record(out: Path, maker: Maker, sizes, digest, examples_per_file, num_shard
         atomic_write_text(meta_path, json.dumps(meta, indent=1))
         atomic_write_text(out / "README.md", dataset_card(meta))
         return
-    fonts = getattr(maker, "fonts", [])
     meta[maker.spec.config] = {
         "spec": maker.spec.to_dict(), "split_sizes": sizes, "plan_hash": digest,
         "examples_per_file": examples_per_file, "num_shards": num_shards, "split_rule": maker.split_rule,
         "sources": maker.describe(), "dub_version": __version__,
-        "soundfonts": [{"name": f.name, "file": Path(f.path).name, "license": f.license} for f in fonts],
-        "drumkits": [{"name": k.name, "folder": Path(k.path).name, "kind": k.kind, "split": maker.kit_split[k.path],
-                      "license": k.license} for k in getattr(maker, "drumkits", [])],
+        "soundfonts": fonts, "drumkits": kits,
         "features": maker.features().to_dict(),
     }
     for attr in ("shared_keys", "shared_presets"):  # drums: kit keys; notes: melodic presets

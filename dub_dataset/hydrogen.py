@@ -282,7 +282,8 @@ def discover_drumkits(dirs: tuple[str, ...] = HYDROGEN_DIRS, packs=SAMPLE_PACKS)
             if kit.key not in HYDROGEN_SKIP:
                 kits.append(kit)
     for folder, name, license in packs:
-        if _sample_files(Path(folder)):
+        folder = Path(folder).expanduser()
+        if _sample_files(folder):
             try:
                 kits.append(load_sample_folder(folder, name, license, skip_unreadable=True))
             except DrumKitError:

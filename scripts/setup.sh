@@ -70,4 +70,19 @@ if [ -d "$FP_DIR" ] && [ ! -f "$GU_DIR/FreePats_GM.sf2" ]; then
   echo "[setup] converting FreePats' melodic patches to $GU_DIR/FreePats_GM.sf2"
   .venv/bin/dub gus2sf2 "$FP_DIR" "$GU_DIR/FreePats_GM.sf2" --name "FreePats GM"
 fi
+# FoxDot's drum one-shots (PyPI foxdot 0.9.0, CC-BY-SA-4.0; 122 kicks, snares, hi-hats, claps, cymbals
+# and hand percussion): a training kit for the drums config. The sdist is only downloaded (hash-checked),
+# never installed. Optional: without it the drums config trains on the apt kits alone.
+FOX_DIR=$HOME/.local/share/dub/drumkits/FoxDot  # constants.SAMPLE_PACKS
+if [ "${DUB_NO_PACKS:-0}" != 1 ] && [ ! -d "$FOX_DIR" ]; then
+  echo "[setup] fetching FoxDot 0.9.0's samples (PyPI sdist) into $FOX_DIR"
+  tmp=$(mktemp -d)
+  if .venv/bin/python -m pip download -q --no-deps --no-binary :all: foxdot==0.9.0 -d "$tmp" >/dev/null 2>&1; then
+    .venv/bin/dub foxdot-kit "$tmp/foxdot-0.9.0.tar.gz" "$FOX_DIR" \
+      || echo "[setup] warning: FoxDot's samples not laid out; the drums config trains without them" >&2
+  else
+    echo "[setup] warning: could not download FoxDot from PyPI; the drums config trains without its samples" >&2
+  fi
+  rm -rf "$tmp"
+fi
 echo "[setup] ready: .venv/bin/dub"
