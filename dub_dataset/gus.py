@@ -205,21 +205,14 @@ def wave_zones(waves: list[Wave], name: str) -> list:
 def gus_to_soundfont(folder: str | Path, out: str | Path, name: str | None = None) -> Path:
     """Convert a GUS melodic patch set (files named ``NNN_Name.pat``, NNN the GM program, as in
     FreePats' Tone_000) to a SoundFont whose bank-0 presets are those programs."""
-    from .sf2write import Instrument, write_soundfont
+    from .sf2write import Instrument, gm_programs, write_soundfont
 
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder of GUS patches")
-    instruments, files = [], {}
-    for f in sorted(folder.glob("*.pat")):
-        head = f.stem.split("_", 1)
-        if not head[0].isdigit() or int(head[0]) > 127:
-            continue
-        program = int(head[0])
-        if program in files:
-            raise ValueError(f"{folder}: {files[program].name} and {f.name} are both GM program {program}")
-        files[program] = f
-        label = head[1].replace("_", " ") if len(head) > 1 else f.stem
+    instruments = []
+    for program, rest, f in gm_programs(folder, sorted(folder.glob("*.pat"))):
+        label = rest.replace("_", " ") if rest else f.stem
         instruments.append(Instrument(name=label, program=program, zones=wave_zones(read_waves(f), label)))
     if not instruments:
         raise ValueError(f"{folder}: no GUS patch named NNN_Name.pat (NNN a GM program 0-127)")

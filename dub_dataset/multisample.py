@@ -136,24 +136,17 @@ def multisample_to_soundfont(folder: str | Path, out: str | Path, name: str | No
     whose bank-0 presets are those GM programs (written atomically). ``report`` collects the
     recordings whose pitch disagrees with their name (see ``_zones``)."""
     report = [] if report is None else report
-    from .sf2write import Instrument, write_soundfont
+    from .sf2write import Instrument, gm_programs, write_soundfont
 
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder of instrument folders")
-    instruments, seen = [], {}
-    for d in sorted(p for p in folder.iterdir() if p.is_dir()):
-        head = d.name.split("_", 1)
-        if not head[0].isdigit() or int(head[0]) > 127:
-            continue
-        program = int(head[0])
-        if program in seen:
-            raise ValueError(f"{folder}: {seen[program].name} and {d.name} are both GM program {program}")
-        seen[program] = d
+    instruments = []
+    for program, rest, d in gm_programs(folder, sorted(p for p in folder.iterdir() if p.is_dir())):
         notes = instrument_samples(d)
         if not notes:
             raise ValueError(f"{d}: no recording named by its note (A4.mp3, Cs4.wav, ...)")
-        label = head[1].replace("_", " ").replace("-", " ") if len(head) > 1 else d.name
+        label = rest.replace("_", " ").replace("-", " ") if rest else d.name
         instruments.append(Instrument(name=label, program=program, zones=_zones(notes, label, report)))
     if not instruments:
         raise ValueError(f"{folder}: no instrument folder named NNN_name (NNN a GM program 0-127)")

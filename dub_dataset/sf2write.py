@@ -83,6 +83,23 @@ def _range(op: int, lo: int, hi: int) -> bytes:
     return struct.pack("<HBB", op, lo, hi)
 
 
+def gm_programs(folder: Path, paths) -> list[tuple[int, str, Path]]:
+    """(GM program, rest of the name, path) of each of ``paths`` (in ``folder``) named ``NNN_rest``
+    with NNN a GM program 0-127, in order; others are skipped. Two paths for one program raise
+    ValueError naming both (the converters' rule: one preset per program)."""
+    out, seen = [], {}
+    for path in paths:
+        head = Path(path).stem.split("_", 1) if Path(path).is_file() else Path(path).name.split("_", 1)
+        if not head[0].isdigit() or int(head[0]) > 127:
+            continue
+        program = int(head[0])
+        if program in seen:
+            raise ValueError(f"{folder}: {seen[program].name} and {Path(path).name} are both GM program {program}")
+        seen[program] = Path(path)
+        out.append((program, head[1] if len(head) > 1 else "", Path(path)))
+    return out
+
+
 def soundfont_bytes(name: str, instruments: list[Instrument], comment: str = "") -> bytes:
     """The whole file as bytes (deterministic: the same instruments give the same bytes)."""
     smpl, shdr = [], []
