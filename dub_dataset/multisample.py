@@ -83,7 +83,7 @@ def sounding_cents(x: np.ndarray, rate: int, note: int) -> float | None:
     if len(seg) < 4096:
         return None
     f0 = librosa.yin(seg, fmin=25, fmax=4200, sr=rate, frame_length=4096)
-    cents = 1200 * np.log2(f0 / (440.0 * 2 ** ((note - 69) / 12)))
+    cents = 100 * (librosa.hz_to_midi(f0) - note)
     lo, hi = np.percentile(cents, [25, 75])
     return float(np.median(cents)) if hi - lo < 30 else None
 

@@ -21,12 +21,12 @@ import hashlib
 import os
 import shutil
 import tarfile
+import zlib
 from pathlib import Path, PurePosixPath
 
-from .constants import AUDIO_SUFFIXES, DRUM_CLASS_OF_NOTE, FOXDOT_KIT_DIR, FOXDOT_LICENSE
+from .constants import AUDIO_SUFFIXES, FOXDOT_LICENSE
 
 FOXDOT_VERSION = "0.9.0"
-FOXDOT_SDIST = f"foxdot-{FOXDOT_VERSION}.tar.gz"
 FOXDOT_SHA256 = "f5d21aaab19c62965e5a5465ca646f1bd6274d16afd3392d7e652914194dffb1"
 
 # FoxDot's folder (under FoxDot/snd) -> the GM key its files play, by FoxDot's own description
@@ -93,7 +93,11 @@ def _members(source: Path):
     except (tarfile.TarError, OSError) as e:
         raise PackError(f"{source}: not a FoxDot sdist ({e})") from e
     with tar:
-        for m in sorted(tar.getmembers(), key=lambda m: m.name):
+        try:
+            members = sorted(tar.getmembers(), key=lambda m: m.name)
+        except (tarfile.TarError, EOFError, zlib.error) as e:  # a cut-short or corrupt archive
+            raise PackError(f"{source}: unreadable FoxDot sdist ({e or type(e).__name__})") from e
+        for m in members:
             p = PurePosixPath(m.name)
             parts = p.parts
             if not m.isfile() or "snd" not in parts or p.suffix.lower() not in AUDIO_SUFFIXES:
@@ -137,5 +141,4 @@ def foxdot_sample_folder(source: str | os.PathLike, out: str | os.PathLike, chec
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    assert all(int(n[:3]) in DRUM_CLASS_OF_NOTE for n in names)
     return sorted(out / n for n in names)

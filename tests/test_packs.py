@@ -94,6 +94,12 @@ def test_foxdot_folders_are_laid_out_by_gm_key_whole_or_not_at_all(tmp_path):
     assert sorted(out.iterdir()) == sorted([*written, out / "LICENSE"])
     assert [p.name for p in out.parent.iterdir()] == ["FoxDot"]  # no temporary folder left
 
+    cut = tmp_path / "cut.tar.gz"  # an interrupted download
+    cut.write_bytes(sdist.read_bytes()[: sdist.stat().st_size // 2])
+    with pytest.raises(PackError, match="cut.tar.gz: unreadable FoxDot sdist"):
+        foxdot_sample_folder(cut, out, check_hash=False)
+    assert sorted(out.iterdir()) == sorted([*written, out / "LICENSE"])
+
     r = subprocess.run([sys.executable, "-m", "dub_models.cli", "foxdot-kit", str(tmp_path / "nope.tar.gz"),
                         str(tmp_path / "x")], capture_output=True, text=True)
     assert r.returncode != 0 and "nope.tar.gz: no such file or folder" in r.stderr
