@@ -109,6 +109,10 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
         from .train import EQ_POINTS
 
         augment_note += f", random EQ (gains up to ±{eq:g} dB at {EQ_POINTS} points over the mel axis)"
+    if getattr(args, "mix_same", 0.0):
+        augment_note += f", {args.mix_same:.0%} of the clips layered with another clip of their class (power weights 0.2-0.8)"
+    if getattr(args, "mixup", 0.0):
+        augment_note += f", mixup (Beta({args.mixup:g}, {args.mixup:g}) power weights, both labels in the loss)"
 
     src = data_note or args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
     head = ", head over time-pooled features that keeps the frequency axis" if freq_head else ""

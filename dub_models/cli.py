@@ -192,7 +192,8 @@ def cmd_train(a) -> int:
         seed=a.seed, resume=a.resume, epochs_per_run=a.epochs_per_run, tracker=None if a.tracker == "none" else a.tracker,
         max_train_examples=a.max_train_examples, max_eval_examples=a.max_eval_examples, stream=a.stream, stream_examples=a.stream_examples,
         soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub,
-        weight_decay=a.weight_decay, spec_augment=a.spec_augment, spec_eq=a.spec_eq))
+        weight_decay=a.weight_decay, spec_augment=a.spec_augment, spec_eq=a.spec_eq,
+        mix_same=a.mix_same, mixup=a.mixup))
     print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1))
     print(f"saved to {a.output_dir}")
     return 0
@@ -421,6 +422,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--spec-eq", type=float, default=0.0, metavar="DB",
                    help="random EQ on training features, gains up to DB dB at 6 points over the mel axis "
                         "(timbre variety; 0: off)")
+    t.add_argument("--mix-same", type=float, default=0.0, metavar="SHARE",
+                   help="layer this share of the training clips with another clip of the same class "
+                        "(power weights 0.2-0.8, label kept: a kit no font has; single-label tasks; 0: off)")
+    t.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
+                   help="mixup: mix every training clip with another at a Beta(ALPHA, ALPHA) power weight, "
+                        "the loss weighing both labels (single-label tasks; 0: off)")
     t.add_argument("--push-to-hub", metavar="ORG/NAME")
     t.set_defaults(func=cmd_train)
 

@@ -49,6 +49,8 @@ class TrainArgs:
     num_threads: int | None = None
     spec_augment: int | None = None  # frequency and time masks per example (0: off; None: the task's default)
     spec_eq: float = 0.0  # random EQ on training features: control gains up to this many dB (0: off)
+    mix_same: float = 0.0  # share of training clips layered with another clip of their class (0: off)
+    mixup: float = 0.0  # mixup's Beta(a, a) across classes, soft targets (0: off; single-label tasks)
     push_to_hub: str | None = None
 
 
@@ -242,6 +244,68 @@ def spectral_eq(x, max_db: float, unit: float, floor: float, pad: float | None =
     return torch.where(live, torch.clamp(x + curve, min=floor), x)
 
 
+def _pad_frames(x, pad: float):
+    return ((x - pad).abs() < 0.01).all(dim=-1, keepdim=True)
+
+
+def mix_power(x, partner, lam, unit: float, pad: float | None = None):
+    """Each clip of a batch of normalised log-mel features (batch, frames, mels) mixed with its
+    ``partner`` at power weights ``lam`` and 1 - ``lam`` (a tensor, one per clip): the log-mel of
+    the two sounds played together (uncorrelated, so powers add), where a log-domain average
+    would be no sound at all. ``unit``: feature units per natural-log unit of power (1 / (2 std)).
+    A frame past one clip's end (every bin ``pad``) counts as silence; past both ends it stays
+    padding. ``lam`` = 1 returns ``x`` (to rounding)."""
+    import torch
+
+    s = 1.0 / unit
+    lam = lam.to(device=x.device, dtype=x.dtype).clamp(1e-6, 1.0)[:, None, None]
+    a, b = x * s + torch.log(lam), partner * s + torch.log1p(-lam.clamp(max=1 - 1e-6))
+    b = torch.where(lam >= 1.0, torch.full_like(b, -1e4), b)
+    if pad is not None:
+        pa, pb = _pad_frames(x, pad), _pad_frames(partner, pad)
+        a, b = a.masked_fill(pa, -1e4), b.masked_fill(pb, -1e4)
+    out = torch.logaddexp(a, b) / s
+    if pad is not None:
+        out = torch.where(pa & pb, x, out)
+    return torch.where(lam >= 1.0, x, out)
+
+
+def same_class_partners(y):
+    """A partner of the same class for each clip of a batch (another clip where the class has
+    one; itself where it is the batch's only clip of its class), drawn from torch's generator."""
+    import torch
+
+    partner = torch.arange(len(y))
+    for c in torch.unique(y):
+        idx = torch.nonzero(y == c).flatten()
+        if len(idx) > 1:  # a random derangement-free shuffle: rotate a random order by one
+            order = idx[torch.randperm(len(idx))]
+            partner[order] = torch.roll(order, 1)
+    return partner
+
+
+def mix_batch(x, y, unit: float, pad: float | None, mix_same: float = 0.0, mixup: float = 0.0):
+    """Training-time mixing of a single-label batch. ``mix_same``: that share of the clips is
+    layered with another clip of its class (power weights 0.2-0.8, label kept): two kits' kicks
+    played together are still a kick, and a kit no font has. ``mixup`` (alpha of a Beta draw):
+    every clip is mixed with a random clip of the batch, and the loss weighs both labels by
+    their power weights (mixup). Returns (x, partner labels, weights of the clip's own labels)."""
+    import torch
+
+    b = len(y)
+    own = torch.ones(b)
+    if mix_same > 0:
+        lam = torch.where(torch.rand(b) < mix_same, 0.2 + 0.6 * torch.rand(b), torch.ones(b))
+        x = mix_power(x, x[same_class_partners(y)], lam, unit, pad)
+    y2 = y
+    if mixup > 0:
+        perm = torch.randperm(b)
+        own = torch.distributions.Beta(mixup, mixup).sample((b,))
+        own = torch.maximum(own, 1 - own)  # the clip keeps the larger share (its label leads)
+        x, y2 = mix_power(x, x[perm], own, unit, pad), y[perm]
+    return x, y2, own
+
+
 # -- metrics ------------------------------------------------------------------------------------
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # sigmoid scores 0.05 ... 0.95
 
@@ -404,6 +468,12 @@ def training_function(args: TrainArgs) -> dict:
         raise ValueError(f"--spec-eq {args.spec_eq:g}: a gain range in dB, 0 (off) or more")
     if args.spec_eq and task.kind == "transcription":
         raise ValueError("--spec-eq: the transcription task trains without it (classifiers only)")
+    if not 0 <= args.mix_same <= 1:
+        raise ValueError(f"--mix-same {args.mix_same:g}: a share of the training clips, 0 to 1")
+    if args.mixup < 0:
+        raise ValueError(f"--mixup {args.mixup:g}: the alpha of a Beta draw, 0 (off) or more")
+    if (args.mix_same or args.mixup) and (task.multi_label or task.kind == "transcription"):
+        raise ValueError("--mix-same and --mixup: single-label classifiers only (drums, instrument)")
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     out = Path(args.output_dir)
@@ -498,6 +568,9 @@ def training_function(args: TrainArgs) -> dict:
         total_loss, n = 0.0, 0
         for batch in train_loader:
             x, y = batch[0], batch[1]
+            y2 = own = None
+            if args.mix_same or args.mixup:
+                x, y2, own = mix_batch(x.float(), y, eq_unit, eq_pad, args.mix_same, args.mixup)
             if args.spec_eq and not transcription:
                 x = spectral_eq(x.float(), args.spec_eq, eq_unit, eq_floor, eq_pad)
             if transcription:  # frequency masks only: a time mask would hide labelled notes
@@ -505,7 +578,13 @@ def training_function(args: TrainArgs) -> dict:
             else:
                 x = spec_augment(x.float(), args.spec_augment)
             with accelerator.accumulate(model):
-                loss = model(input_values=x, labels=y).loss
+                if own is not None and args.mixup:
+                    logp = torch.log_softmax(model(input_values=x).logits.float(), dim=-1)
+                    own = own.to(logp.device)
+                    loss = -(own * logp.gather(1, y[:, None]).squeeze(1)
+                             + (1 - own) * logp.gather(1, y2[:, None]).squeeze(1)).mean()
+                else:
+                    loss = model(input_values=x, labels=y).loss
                 accelerator.backward(loss)
                 if accelerator.sync_gradients:
                     accelerator.clip_grad_norm_(model.parameters(), 1.0)

@@ -194,6 +194,69 @@ def test_spec_eq_refuses_a_negative_range_and_the_transcriber(drums_ds, tmp_path
     assert not (tmp_path / "a" / "model.safetensors").exists()
 
 
+def test_mixing_adds_the_powers_of_two_real_hits_and_keeps_classes():
+    """``--mix-same`` and ``--mixup`` mix clips in power: the mixed log-mel is, to the mel bins'
+    rounding, the log-mel of the two hits played together (a log-domain average, which is no
+    sound, is far off); same-class partners share the class; padding stays padding."""
+    import math
+
+    import torch
+
+    from dub_models.classifier import feature_extractor
+    from dub_models.features import MEL_FLOOR, log_mel_batch
+    from dub_models.tasks import get_task
+    from dub_models.train import mix_batch, mix_power, same_class_partners
+
+    kit = load_soundfont(TIMGM).drum_kits()[0]
+    eng = get_engine("fluidsynth", SR)
+    kick, crash = (eng.render(TIMGM, kit, [Note(0, 0.05, n, 110)], 0.5, drum=True) for n in (36, 49))
+    lam = 0.3
+    together = math.sqrt(lam) * kick + math.sqrt(1 - lam) * crash  # powers lam and 1 - lam
+    fe = feature_extractor(get_task("drums"))
+    fe.do_normalize = False
+    raw = log_mel_batch([kick, crash, together], fe)
+    mean, std = float(raw.mean()), float(raw.std())
+    x = torch.from_numpy((raw - mean) / (2 * std)).float()
+    unit, pad = 1 / (2 * std), -mean / (2 * std)
+    assert _pad_rows(x[0], pad).any()  # the clips are shorter than the extractor's length
+    mixed = mix_power(x[:1], x[1:2], torch.tensor([lam]), unit, pad)[0]
+    both = torch.from_numpy((raw[:2] > math.log(MEL_FLOOR) + 3).all(axis=0))  # bins where both hits sound
+    db = lambda z: (z / unit) * 10 / math.log(10)
+    err = (db(mixed[both]) - db(x[2][both])).abs().mean()
+    naive = (db(lam * x[0][both] + (1 - lam) * x[1][both]) - db(x[2][both])).abs().mean()
+    assert both.sum() >= 500 and err < 0.5 and naive > 5 * err, (both.sum(), err, naive)
+    padded = _pad_rows(x[0], pad)[:, 0] & _pad_rows(x[1], pad)[:, 0]
+    assert padded.sum() >= 10 and torch.equal(mixed[padded], x[0][padded])
+    assert torch.allclose(mix_power(x[:1], x[1:2], torch.ones(1), unit, pad), x[:1])
+
+    torch.manual_seed(0)
+    y = torch.tensor([0, 0, 3, 5, 5, 5, 7, 0])
+    p = same_class_partners(y)
+    assert (y[p] == y).all() and p[6] == 6 and (p[[0, 1, 3, 4, 5, 7]] != torch.tensor([0, 1, 3, 4, 5, 7])).all()
+    xb = x[[0, 1, 0, 1, 0, 1, 0, 1]]
+    out, y2, own = mix_batch(xb, y, unit, pad, mix_same=1.0)
+    assert torch.equal(y2, y) and (own == 1).all() and torch.allclose(out[6], xb[6], atol=1e-5) and not torch.allclose(out[0], xb[0])
+    out, y2, own = mix_batch(xb, y, unit, pad, mixup=0.4)
+    assert sorted(y2.tolist()) == sorted(y.tolist()) and ((own >= 0.5) & (own <= 1)).all()
+
+
+def _pad_rows(x, pad):
+    return ((x - pad).abs() < 0.01).all(dim=-1, keepdim=True)
+
+
+def test_mixing_options_are_checked(drums_ds, tmp_path):
+    from dub_models.train import TrainArgs, training_function
+
+    for kw, msg in (({"mix_same": 1.5}, "--mix-same 1.5"), ({"mixup": -1}, "--mixup -1")):
+        with pytest.raises(ValueError, match=msg):
+            training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "a"),
+                                        tracker=None, **kw))
+    with pytest.raises(ValueError, match="single-label"):
+        training_function(TrainArgs(task="effects", stream=True, output_dir=str(tmp_path / "b"), mixup=0.4,
+                                    tracker=None))
+    assert not (tmp_path / "a" / "model.safetensors").exists()
+
+
 def test_classify_bad_input(trained, tmp_path):
     from dub_dataset.audio_io import AudioError
     from dub_models.classifier import classify_files
