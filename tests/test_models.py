@@ -1,6 +1,7 @@
 """Model zoo: a tiny AST trains on real renders; save/load, pipeline, CLI and resume agree."""
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -133,8 +134,6 @@ def test_drums_accuracy_with_toms_merged_forgives_only_tom_for_tom():
 def test_spectral_eq_is_one_smooth_filter_per_clip_and_spares_silence():
     """``--spec-eq``: each training clip gets one random EQ curve, the same in every frame, within
     the asked dB, linear between 6 control gains; frames of silence and padding stay at the floor."""
-    import math
-
     import torch
 
     from dub_models.features import MEL_FLOOR, log_mel_batch
@@ -198,8 +197,6 @@ def test_mixing_adds_the_powers_of_two_real_hits_and_keeps_classes():
     """``--mix-same`` and ``--mixup`` mix clips in power: the mixed log-mel is, to the mel bins'
     rounding, the log-mel of the two hits played together (a log-domain average, which is no
     sound, is far off); same-class partners share the class; padding stays padding."""
-    import math
-
     import torch
 
     from dub_models.classifier import feature_extractor
@@ -255,6 +252,12 @@ def test_mixing_options_are_checked(drums_ds, tmp_path):
         training_function(TrainArgs(task="effects", stream=True, output_dir=str(tmp_path / "b"), mixup=0.4,
                                     tracker=None))
     assert not (tmp_path / "a" / "model.safetensors").exists()
+    res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "c"), epochs=1,
+                                      arch="cnn", batch_size=32, max_train_examples=256, tracker=None, num_threads=2,
+                                      mix_same=0.5, mixup=0.4))
+    assert math.isfinite(res["history"][0]["loss/train"]) and res["history"][0]["loss/train"] > 0
+    card = (tmp_path / "c" / "README.md").read_text()
+    assert "50% of the clips layered with another clip of their class" in card and "mixup (Beta(0.4, 0.4)" in card
 
 
 def test_classify_bad_input(trained, tmp_path):
