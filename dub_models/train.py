@@ -240,11 +240,13 @@ def spectral_eq(x, max_db: float, unit: float, floor: float, pad: float | None =
     curve = curve.to(device=x.device, dtype=x.dtype)
     live = x > floor + 0.01
     if pad is not None:
-        live &= ~((x - pad).abs() < 0.01).all(dim=-1, keepdim=True)
+        live &= ~pad_frames(x, pad)
     return torch.where(live, torch.clamp(x + curve, min=floor), x)
 
 
-def _pad_frames(x, pad: float):
+def pad_frames(x, pad: float):
+    """Frames of a feature batch (batch, frames, mels) past the clip's end: every bin ``pad``
+    (the extractor's raw-zero padding, normalised), to float16 rounding. Shape (batch, frames, 1)."""
     return ((x - pad).abs() < 0.01).all(dim=-1, keepdim=True)
 
 
@@ -260,9 +262,8 @@ def mix_power(x, partner, lam, unit: float, pad: float | None = None):
     s = 1.0 / unit
     lam = lam.to(device=x.device, dtype=x.dtype).clamp(1e-6, 1.0)[:, None, None]
     a, b = x * s + torch.log(lam), partner * s + torch.log1p(-lam.clamp(max=1 - 1e-6))
-    b = torch.where(lam >= 1.0, torch.full_like(b, -1e4), b)
     if pad is not None:
-        pa, pb = _pad_frames(x, pad), _pad_frames(partner, pad)
+        pa, pb = pad_frames(x, pad), pad_frames(partner, pad)
         a, b = a.masked_fill(pa, -1e4), b.masked_fill(pb, -1e4)
     out = torch.logaddexp(a, b) / s
     if pad is not None:
@@ -568,7 +569,6 @@ def training_function(args: TrainArgs) -> dict:
         total_loss, n = 0.0, 0
         for batch in train_loader:
             x, y = batch[0], batch[1]
-            y2 = own = None
             if args.mix_same or args.mixup:
                 x, y2, own = mix_batch(x.float(), y, eq_unit, eq_pad, args.mix_same, args.mixup)
             if args.spec_eq and not transcription:
@@ -578,7 +578,7 @@ def training_function(args: TrainArgs) -> dict:
             else:
                 x = spec_augment(x.float(), args.spec_augment)
             with accelerator.accumulate(model):
-                if own is not None and args.mixup:
+                if args.mixup:  # both labels, weighed by their shares
                     logp = torch.log_softmax(model(input_values=x).logits.float(), dim=-1)
                     own = own.to(logp.device)
                     loss = -(own * logp.gather(1, y[:, None]).squeeze(1)

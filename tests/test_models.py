@@ -202,7 +202,7 @@ def test_mixing_adds_the_powers_of_two_real_hits_and_keeps_classes():
     from dub_models.classifier import feature_extractor
     from dub_models.features import MEL_FLOOR, log_mel_batch
     from dub_models.tasks import get_task
-    from dub_models.train import mix_batch, mix_power, same_class_partners
+    from dub_models.train import mix_batch, mix_power, pad_frames, same_class_partners
 
     kit = load_soundfont(TIMGM).drum_kits()[0]
     eng = get_engine("fluidsynth", SR)
@@ -215,14 +215,14 @@ def test_mixing_adds_the_powers_of_two_real_hits_and_keeps_classes():
     mean, std = float(raw.mean()), float(raw.std())
     x = torch.from_numpy((raw - mean) / (2 * std)).float()
     unit, pad = 1 / (2 * std), -mean / (2 * std)
-    assert _pad_rows(x[0], pad).any()  # the clips are shorter than the extractor's length
+    assert pad_frames(x[0], pad).any()  # the clips are shorter than the extractor's length
     mixed = mix_power(x[:1], x[1:2], torch.tensor([lam]), unit, pad)[0]
     both = torch.from_numpy((raw[:2] > math.log(MEL_FLOOR) + 3).all(axis=0))  # bins where both hits sound
     db = lambda z: (z / unit) * 10 / math.log(10)
     err = (db(mixed[both]) - db(x[2][both])).abs().mean()
     naive = (db(lam * x[0][both] + (1 - lam) * x[1][both]) - db(x[2][both])).abs().mean()
     assert both.sum() >= 500 and err < 0.5 and naive > 5 * err, (both.sum(), err, naive)
-    padded = _pad_rows(x[0], pad)[:, 0] & _pad_rows(x[1], pad)[:, 0]
+    padded = pad_frames(x[0], pad)[:, 0] & pad_frames(x[1], pad)[:, 0]
     assert padded.sum() >= 10 and torch.equal(mixed[padded], x[0][padded])
     assert torch.allclose(mix_power(x[:1], x[1:2], torch.ones(1), unit, pad), x[:1])
 
@@ -235,10 +235,6 @@ def test_mixing_adds_the_powers_of_two_real_hits_and_keeps_classes():
     assert torch.equal(y2, y) and (own == 1).all() and torch.allclose(out[6], xb[6], atol=1e-5) and not torch.allclose(out[0], xb[0])
     out, y2, own = mix_batch(xb, y, unit, pad, mixup=0.4)
     assert sorted(y2.tolist()) == sorted(y.tolist()) and ((own >= 0.5) & (own <= 1)).all()
-
-
-def _pad_rows(x, pad):
-    return ((x - pad).abs() < 0.01).all(dim=-1, keepdim=True)
 
 
 def test_mixing_options_are_checked(drums_ds, tmp_path):
