@@ -71,11 +71,13 @@ def build_model(task: Task, size: str = "tiny", seed: int = 0, arch: str = "ast"
     return ASTForAudioClassification(config)
 
 
-def from_checkpoint(task: Task, checkpoint: str):
+def from_checkpoint(task: Task, checkpoint: str, arch: str | None = None):
     """Fine-tune from a pretrained classifier, a folder or Hub id: an AST (e.g.
     ``MIT/ast-finetuned-audioset-10-10-0.4593``: its encoder, a new head for ``task``, and its own
     patch/stride/length settings), or a dub model (a shipped one goes on training on new data; its
-    head is kept when its labels are the task's)."""
+    head is kept when its labels are the task's). ``arch`` "cnn" or "cnn-freq" on a dub CNN keeps
+    its convolutions and gives it that head (global pooling, or pooling over time only): a new head
+    when the checkpoint's pooling differs; None keeps the checkpoint's architecture."""
     from transformers import AutoConfig, AutoModelForAudioClassification
 
     from . import cnn  # noqa: F401  (registers dub-cnn with the Auto classes)
@@ -83,12 +85,20 @@ def from_checkpoint(task: Task, checkpoint: str):
     labels = dict(enumerate(task.labels))
     try:
         config = AutoConfig.from_pretrained(checkpoint)
-        if getattr(config, "model_type", None) == "dub-cnn" and getattr(config, "dub_task", None) not in (None, task.name):
+        is_cnn = getattr(config, "model_type", None) == "dub-cnn"
+        if is_cnn and getattr(config, "dub_task", None) not in (None, task.name):
             raise ValueError(f"{checkpoint!r} is a dub model for the {config.dub_task} task, not for {task.name}")
+        overrides = {}
+        if arch is not None:
+            if (arch in ("cnn", "cnn-freq")) != is_cnn:
+                raise ValueError(f"--arch {arch} cannot start from {checkpoint!r}, a {config.model_type} model: "
+                                 "leave --arch out to keep its architecture")
+            if is_cnn:
+                overrides["pooling"] = "time" if arch == "cnn-freq" else "global"
         model = AutoModelForAudioClassification.from_pretrained(
             checkpoint, num_labels=len(task.labels), id2label=labels,
             label2id={n: i for i, n in enumerate(task.labels)}, problem_type=task.problem_type,
-            ignore_mismatched_sizes=True)
+            ignore_mismatched_sizes=True, **overrides)
     except OSError as e:
         raise ValueError(f"cannot load the checkpoint {checkpoint!r}: {e}") from e
     model.config.dub_task = task.name

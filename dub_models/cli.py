@@ -396,8 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--dataset", help="dub dataset folder or Hub id")
     t.add_argument("--output-dir", required=True)
     t.add_argument("--size", default="tiny", help="model size: tiny, small or base (AST, or the transcriber)")
-    t.add_argument("--arch", default="ast", choices=("ast", "cnn", "cnn-freq"),
-                   help="AST, or dub's small log-mel CNN (cnn-freq: its head keeps the frequency axis)")
+    t.add_argument("--arch", default=None, choices=("ast", "cnn", "cnn-freq"),
+                   help="AST (the default), or dub's small log-mel CNN (cnn-freq: its head keeps the frequency "
+                   "axis); with --init-from a dub CNN, cnn or cnn-freq keeps its convolutions and gives it that head")
     t.add_argument("--init-from", help="fine-tune a pretrained model (folder or Hub id): an AST, e.g. "
                    "MIT/ast-finetuned-audioset-10-10-0.4593, or a dub model such as dub_models/weights/drums")
     t.add_argument("--epochs", type=int, default=10)

@@ -28,7 +28,8 @@ class TrainArgs:
     output_dir: str
     dataset: str | None = None  # folder or Hub id of a dub dataset; None with stream=True
     size: str = "tiny"
-    arch: str = "ast"  # ast (ASTForAudioClassification) or cnn (dub's log-mel CNN)
+    arch: str | None = None  # ast (ASTForAudioClassification, the default), cnn or cnn-freq (dub's log-mel CNN);
+    # with init_from: None keeps the checkpoint's architecture, cnn/cnn-freq give a dub CNN that head
     init_from: str | None = None  # a pretrained AST or dub model (folder or Hub id) to fine-tune instead of size
     epochs: int = 10
     batch_size: int = 32
@@ -529,12 +530,12 @@ def training_function(args: TrainArgs) -> dict:
         else:
             model = build_transcriber(args.size, seed=args.seed, feature_mean=mean, feature_std=std)
     elif args.init_from:
-        model = from_checkpoint(task, args.init_from)
+        model = from_checkpoint(task, args.init_from, args.arch)
         if getattr(model.config, "max_length", fe.max_length) != fe.max_length:  # AST: its position embeddings fix the length
             fe = feature_extractor(task, mean=mean, std=std)
             fe.max_length = model.config.max_length
     else:
-        model = build_model(task, args.size, seed=args.seed, arch=args.arch)
+        model = build_model(task, args.size, seed=args.seed, arch=args.arch or "ast")
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = math.ceil(len(data["train"][1]) / args.batch_size / args.grad_accum)
     total = steps_per_epoch * args.epochs

@@ -357,6 +357,29 @@ def test_init_from_a_dub_model_starts_from_its_weights(trained, drums_ds, tmp_pa
     with pytest.raises(ValueError, match="dub model for the drums task, not for effects"):
         from_checkpoint(get_task("effects"), str(src))
 
+def test_init_from_with_another_head_keeps_the_convolutions(trained, drums_ds, tmp_path):
+    """--init-from a dub CNN with --arch cnn-freq: the source's convolutions (global pooling) under a
+    new head that pools over time only; the card says so; an AST head on a CNN is refused."""
+    from safetensors.numpy import load_file
+
+    from dub_models.classifier import from_checkpoint
+    from dub_models.tasks import get_task
+    from dub_models.train import TrainArgs, training_function
+
+    src, _ = trained
+    assert json.loads((src / "config.json").read_text())["pooling"] == "global"
+    training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path), epochs=1, arch="cnn-freq",
+                                init_from=str(src), lr=0.0, batch_size=32, tracker=None, num_threads=2))
+    assert json.loads((tmp_path / "config.json").read_text())["pooling"] == "time"
+    a, b = load_file(src / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    convs = [k for k in a if k.endswith("weight") and not k.startswith("classifier")]
+    assert convs and all(np.array_equal(a[k], b[k]) for k in convs)
+    assert a["classifier.weight"].shape[1] < b["classifier.weight"].shape[1]  # the head sees every frequency band
+    assert "under a new head: `--arch cnn-freq`" in (tmp_path / "README.md").read_text()
+    with pytest.raises(ValueError, match="--arch ast cannot start from"):
+        from_checkpoint(get_task("drums"), str(src), "ast")
+
+
 
 @pytest.mark.parametrize("arch", ["cnn", "cnn-freq"])
 def test_cnn_registers_with_auto_classes_and_pipeline(tmp_path, arch):
