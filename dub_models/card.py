@@ -125,10 +125,10 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
     init_config = Path(init) / "config.json" if init else None
     init_pooling = json.loads(init_config.read_text()).get("pooling", "global") \
         if init_config is not None and init_config.is_file() else None
-    new_head = f" (its convolutions, under a new head: `--arch {'cnn-freq' if freq_head else 'cnn'}`)" \
-        if is_cnn and init_pooling is not None and init_pooling != saved.get("pooling", "global") else ""
-    origin = f"Fine-tuned from `{init}`{new_head} (how that was trained: below)" if base else \
-        f"Fine-tuned from `{init}`{new_head}" if init else \
+    notes = [f"its convolutions, under a new head: `--arch {'cnn-freq' if freq_head else 'cnn'}`"] \
+        if is_cnn and init_pooling is not None and init_pooling != saved.get("pooling", "global") else []
+    notes += ["how that was trained: below"] if base else []
+    origin = f"Fine-tuned from `{init}`" + (f" ({'; '.join(notes)})" if notes else "") if init else \
         "Trained from scratch (no Hub checkpoint is reachable where it was trained)"
     device = "GPU" if _cuda() else "CPU"
     body = f"""
