@@ -357,6 +357,7 @@ def test_init_from_a_dub_model_starts_from_its_weights(trained, drums_ds, tmp_pa
     with pytest.raises(ValueError, match="dub model for the drums task, not for effects"):
         from_checkpoint(get_task("effects"), str(src))
 
+
 def test_init_from_with_another_head_keeps_the_convolutions(trained, drums_ds, tmp_path):
     """--init-from a dub CNN with --arch cnn-freq: the source's convolutions (global pooling) under a
     new head that pools over time only; the card says so; an AST head on a CNN is refused."""
@@ -378,7 +379,6 @@ def test_init_from_with_another_head_keeps_the_convolutions(trained, drums_ds, t
     assert "under a new head: `--arch cnn-freq`" in (tmp_path / "README.md").read_text()
     with pytest.raises(ValueError, match="--arch ast cannot start from"):
         from_checkpoint(get_task("drums"), str(src), "ast")
-
 
 
 @pytest.mark.parametrize("arch", ["cnn", "cnn-freq"])
