@@ -1,8 +1,10 @@
 """Audio-spectrogram-transformer classifiers: build, load, and classify files.
 
-A dub classifier is a plain ``ASTForAudioClassification`` with an ``ASTFeatureExtractor`` set for
-the task's clip length, saved with ``save_pretrained``: ``transformers.pipeline(
-"audio-classification", model=folder)`` loads it with no dub import.
+A dub classifier is a plain ``ASTForAudioClassification`` (or dub's CNN) with an ``ASTFeatureExtractor``
+set for the task's clip length (``DubFeatureExtractor``: the same, short clips padded with silence),
+saved with ``save_pretrained``: ``transformers.pipeline("audio-classification", model=folder)`` loads
+an AST one with no dub import (its short clips then padded as AST pads them, with loud log-mel zeros);
+``import dub_models`` registers the CNN and the silence padding.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ def num_frames(clip_s: float) -> int:
 
 
 def feature_extractor(task: Task, mean: float = -4.2677393, std: float = 4.5689974):
-    from transformers import ASTFeatureExtractor
+    from .features import DubFeatureExtractor  # AST's features, short clips padded with silence
 
-    return ASTFeatureExtractor(sampling_rate=SAMPLE_RATE, num_mel_bins=N_MEL_BINS,
+    return DubFeatureExtractor(sampling_rate=SAMPLE_RATE, num_mel_bins=N_MEL_BINS,
                                max_length=num_frames(task.clip_s), mean=mean, std=std)
 
 

@@ -2,7 +2,8 @@
 
 The alternative to AST that the zoo compares at equal CPU time: four conv blocks (conv 3x3,
 batch norm, ReLU; a stride of 2 in the first, 2x2 max pooling after the others), global average and max pooling, a linear head. Same inputs as
-AST (``ASTFeatureExtractor``: [batch, frames, mel bins]). ``import dub_models`` registers it, so
+AST (``ASTFeatureExtractor``'s log-mel, [batch, frames, mel bins], short clips padded with silence by
+``dub_models.features.DubFeatureExtractor``). ``import dub_models`` registers it, so
 ``AutoModelForAudioClassification.from_pretrained`` and ``pipeline("audio-classification")`` load it.
 """
 
@@ -11,10 +12,12 @@ from __future__ import annotations
 import torch
 from torch import nn
 from transformers import (
-    ASTFeatureExtractor, AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification,
+    AutoConfig, AutoFeatureExtractor, AutoModelForAudioClassification,
     PretrainedConfig, PreTrainedModel,
 )
 from transformers.modeling_outputs import SequenceClassifierOutput
+
+from .features import DubFeatureExtractor
 
 
 class DubCNNConfig(PretrainedConfig):
@@ -92,4 +95,4 @@ class DubCNNForAudioClassification(PreTrainedModel):
 
 AutoConfig.register("dub-cnn", DubCNNConfig)
 AutoModelForAudioClassification.register(DubCNNConfig, DubCNNForAudioClassification)
-AutoFeatureExtractor.register(DubCNNConfig, ASTFeatureExtractor)
+AutoFeatureExtractor.register(DubCNNConfig, DubFeatureExtractor)  # also makes its name loadable for AST models

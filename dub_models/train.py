@@ -518,7 +518,7 @@ def training_function(args: TrainArgs) -> dict:
     # spectral_eq works in normalised feature units: a dB of power is ln(10)/10 in the log-mel.
     eq_unit = math.log(10) / 10 / (2 * std)
     eq_floor = (math.log(MEL_FLOOR) - mean) / (2 * std)
-    eq_pad = -mean / (2 * std)  # the extractor pads past the clip's end with raw zeros
+    eq_pad = -mean / (2 * std)  # ASTFeatureExtractor pads past a clip's end with raw zeros (dub's extractor: silence, so none)
 
     if transcription:
         from .transcriber import build_transcriber

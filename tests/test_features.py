@@ -11,7 +11,7 @@ from dub_dataset.soundfonts import Preset, load_soundfont
 @pytest.mark.parametrize("task", ["drums", "instrument"])
 def test_log_mel_batch_matches_the_feature_extractor(task, small_fonts):
     from dub_models.classifier import feature_extractor
-    from dub_models.features import log_mel_batch
+    from dub_models.features import MEL_FLOOR, log_mel_batch
     from dub_models.tasks import get_task
 
     eng = get_engine("fluidsynth", SR)
@@ -28,5 +28,31 @@ def test_log_mel_batch_matches_the_feature_extractor(task, small_fonts):
     raw = log_mel_batch(clips, fe)
     assert np.abs(raw - fe(clips, sampling_rate=SR, return_tensors="np")["input_values"]).max() < 1e-2
     assert np.allclose((raw - fe.mean) / (2 * fe.std), got, atol=1e-5)
-    short = log_mel_batch([np.ones(100, np.float32)], fe)  # shorter than one 25 ms frame: one padded frame
-    assert np.isfinite(short).all() and np.count_nonzero(np.abs(short[0]).sum(1)) == 1
+    short = log_mel_batch([np.ones(100, np.float32)], fe)  # shorter than one 25 ms frame: one sounding frame, then silence
+    floor = np.float32(np.log(MEL_FLOOR))
+    assert np.isfinite(short).all() and (short[0, 0] > floor).any() and (short[0, 1:] == floor).all()
+
+
+def test_short_clips_are_padded_with_silence_not_loud_log_mel_zeros(small_fonts):
+    """A 0.6 s hit reads as the same hit followed by silence (what every training clip holds), not as
+    AST's log-mel zeros (loud, steady frames: they made the shipped drums model call the bundled
+    1.5 s hi-hat a snare); and the shipped folders load this extractor through the Auto classes."""
+    from transformers import ASTFeatureExtractor, AutoFeatureExtractor
+
+    import dub_models  # noqa: F401  (registers DubFeatureExtractor's name)
+    from dub_models.classifier import WEIGHTS_DIR, feature_extractor
+    from dub_models.features import DubFeatureExtractor, log_mel_batch
+    from dub_models.tasks import get_task
+
+    kit = load_soundfont(TIMGM).drum_kits()[0]
+    hit = get_engine("fluidsynth", SR).render(TIMGM, kit, [Note(0, 0.1, 42, 100)], 0.6, drum=True)
+    fe = feature_extractor(get_task("drums"))
+    full = np.pad(hit, (0, 2 * SR - len(hit)))
+    want = fe([full], sampling_rate=SR, return_tensors="np")["input_values"][0]
+    got = fe([hit], sampling_rate=SR, return_tensors="np")["input_values"][0]
+    assert isinstance(fe, DubFeatureExtractor) and np.abs(got - want).max() < 1e-5
+    assert np.abs(log_mel_batch([hit], fe)[0] - want).max() < 1e-3
+    ast = ASTFeatureExtractor(**fe.to_dict())([hit], sampling_rate=SR, return_tensors="np")["input_values"][0]
+    assert np.abs(ast[100:] - want[100:]).min() > 0.5  # AST's padding is far louder than silence
+    for task in ("drums", "instrument", "effects"):
+        assert type(AutoFeatureExtractor.from_pretrained(WEIGHTS_DIR / task)) is DubFeatureExtractor

@@ -148,7 +148,8 @@ def test_spectral_eq_is_one_smooth_filter_per_clip_and_spares_silence():
     fe = feature_extractor(get_task("drums"))
     fe.do_normalize = False
     raw = log_mel_batch(hits, fe)
-    assert raw.shape[1] > 160 and (raw[:, 62:150] == np.float32(math.log(MEL_FLOOR))).all() and (raw[:, 160:] == 0).all()
+    assert raw.shape[1] > 160 and (raw[:, 62:] == np.float32(math.log(MEL_FLOOR))).all()  # dub pads with silence
+    raw[:, 160:] = 0  # as ASTFeatureExtractor pads past a clip's end (log-mel zeros), which spectral_eq must spare
     mean, std = float(raw.mean()), float(raw.std())
     x = torch.from_numpy((raw - mean) / (2 * std))
     unit, floor, pad = math.log(10) / 10 / (2 * std), (math.log(MEL_FLOOR) - mean) / (2 * std), -mean / (2 * std)
@@ -212,6 +213,7 @@ def test_mixing_adds_the_powers_of_two_real_hits_and_keeps_classes():
     fe = feature_extractor(get_task("drums"))
     fe.do_normalize = False
     raw = log_mel_batch([kick, crash, together], fe)
+    raw[:, 1 + (len(kick) - 400) // 160:] = 0  # past the clips' end as ASTFeatureExtractor pads (dub's pads with silence)
     mean, std = float(raw.mean()), float(raw.std())
     x = torch.from_numpy((raw - mean) / (2 * std)).float()
     unit, pad = 1 / (2 * std), -mean / (2 * std)
