@@ -3,8 +3,9 @@
 A dub classifier is a plain ``ASTForAudioClassification`` (or dub's CNN) with an ``ASTFeatureExtractor``
 set for the task's clip length (``DubFeatureExtractor``: the same, short clips padded with silence),
 saved with ``save_pretrained``: ``transformers.pipeline("audio-classification", model=folder)`` loads
-an AST one with no dub import (its short clips then padded as AST pads them, with loud log-mel zeros);
-``import dub_models`` registers the CNN and the silence padding.
+an AST one with no dub import (its folder names ``ASTFeatureExtractor``, so short clips are then padded
+as AST pads them, with loud log-mel zeros; ``load_pipeline`` pads with silence); ``import dub_models``
+registers the CNN, whose folders name ``DubFeatureExtractor``.
 """
 
 from __future__ import annotations
@@ -119,7 +120,10 @@ def load_pipeline(model: str | Path):
     """``transformers.pipeline`` for a saved classifier folder or Hub id."""
     from transformers import pipeline
 
-    return pipeline("audio-classification", model=str(model), device="cpu")
+    from .features import DubFeatureExtractor  # short clips padded with silence, whatever the folder names
+
+    return pipeline("audio-classification", model=str(model), device="cpu",
+                    feature_extractor=DubFeatureExtractor.from_pretrained(str(model)))
 
 
 def label_thresholds(config) -> np.ndarray:

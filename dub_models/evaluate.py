@@ -183,7 +183,9 @@ def classifier_logits(model, dataset: str, task: str | None = None, split: str =
     """(loaded model, task, the split as a datasets.Dataset, logits, targets) of a zoo classifier on a dub dataset split."""
     import torch
     from datasets import Audio
-    from transformers import AutoFeatureExtractor, AutoModelForAudioClassification
+    from transformers import AutoModelForAudioClassification
+
+    from .features import DubFeatureExtractor
 
     from dub_dataset import load_dub_dataset
 
@@ -201,7 +203,7 @@ def classifier_logits(model, dataset: str, task: str | None = None, split: str =
     task = get_task(task or getattr(m.config, "dub_task", None) or "")
     if getattr(m.config, "dub_task", task.name) != task.name:
         raise ValueError(f"{model}: a model for the {m.config.dub_task} task, not for {task.name}")
-    fe = AutoFeatureExtractor.from_pretrained(str(model))
+    fe = DubFeatureExtractor.from_pretrained(str(model))  # short clips padded with silence
     ds = load_dub_dataset(dataset, task.dataset_config, split=split)
     if task.label_column not in ds.column_names:
         raise ValueError(f"{dataset}: no column {task.label_column!r} for task {task.name}")

@@ -5,7 +5,7 @@ windows and transforms one frame at a time in float64; featurising a 100k-exampl
 than a training epoch. ``log_mel_batch`` (2.8x its speed in ``scripts/bench_train.py``)
 does the same arithmetic (Kaldi-style framing: 25 ms frames every 10 ms, no centring, per-frame DC
 removal, pre-emphasis 0.97, Hann window, 512-point power spectrum, the extractor's own mel filters,
-natural log with its floor, zero-padded or cut to ``max_length`` frames) on a whole batch of frames
+natural log with its floor, padded with silence or cut to ``max_length`` frames) on a whole batch of frames
 with one float32 FFT. The trainer and ``dub evaluate`` use it; ``pipeline`` and ``dub classify`` keep
 the extractor itself, and a test holds the two to the same features.
 
@@ -42,6 +42,18 @@ class DubFeatureExtractor(ASTFeatureExtractor):
 
     def _extract_fbank_features(self, waveform: np.ndarray, max_length: int) -> np.ndarray:
         return super()._extract_fbank_features(pad_to_frames(np.squeeze(np.asarray(waveform)), max_length), max_length)
+
+
+def save_feature_extractor(fe, out, model_type: str) -> None:
+    """Save ``fe`` beside a model. Under its own name for dub's CNN (which needs ``import dub_models``
+    anyway); under ``ASTFeatureExtractor``'s for AST models, so plain transformers loads them with no
+    dub import (short clips then padded AST's way; ``dub classify`` and ``dub evaluate`` load
+    ``DubFeatureExtractor`` from any such folder)."""
+    if model_type != "dub-cnn":
+        d = fe.to_dict()
+        d.pop("feature_extractor_type", None)
+        fe = ASTFeatureExtractor(**d)
+    fe.save_pretrained(out)
 
 
 def _window() -> np.ndarray:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import MEL_FLOOR
+from .features import MEL_FLOOR, save_feature_extractor
 from .tasks import Task, get_task, targets
 
 
@@ -607,7 +607,7 @@ def training_function(args: TrainArgs) -> dict:
             if accelerator.is_main_process:
                 accelerator.unwrap_model(model).save_pretrained(out / "best", safe_serialization=True)
                 if fe is not None:  # best/ loads in pipeline() even if the run stops before its end
-                    fe.save_pretrained(out / "best")
+                    save_feature_extractor(fe, out / "best", accelerator.unwrap_model(model).config.model_type)
         accelerator.save_state()
     accelerator.end_training()
 
@@ -621,7 +621,7 @@ def training_function(args: TrainArgs) -> dict:
         best.config.dub_task = task.name
         best.save_pretrained(out, safe_serialization=True)
         if fe is not None:
-            fe.save_pretrained(out)
+            save_feature_extractor(fe, out, best.config.model_type)
         eval_acc = Accelerator(cpu=not torch.cuda.is_available())
         scored, thresholds = {}, None
         for split in ("validation", "test"):

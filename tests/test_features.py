@@ -56,3 +56,28 @@ def test_short_clips_are_padded_with_silence_not_loud_log_mel_zeros(small_fonts)
     assert np.abs(ast[100:] - want[100:]).min() > 0.5  # AST's padding is far louder than silence
     for task in ("drums", "instrument", "effects"):
         assert type(AutoFeatureExtractor.from_pretrained(WEIGHTS_DIR / task)) is DubFeatureExtractor
+
+
+def test_ast_folders_name_the_plain_extractor_and_dub_still_pads_with_silence(tmp_path):
+    """An AST model's folder stays loadable by plain transformers (no dub import): it names
+    ``ASTFeatureExtractor``; dub's own loader reads it as ``DubFeatureExtractor``; a CNN's names its own."""
+    import json
+    import subprocess
+    import sys
+
+    from dub_models.classifier import feature_extractor
+    from dub_models.features import DubFeatureExtractor, save_feature_extractor
+    from dub_models.tasks import get_task
+
+    fe = feature_extractor(get_task("drums"), mean=-11.0, std=4.0)
+    save_feature_extractor(fe, tmp_path / "ast", "audio-spectrogram-transformer")
+    save_feature_extractor(fe, tmp_path / "cnn", "dub-cnn")
+    kinds = [json.loads((tmp_path / d / "preprocessor_config.json").read_text())["feature_extractor_type"] for d in ("ast", "cnn")]
+    assert kinds == ["ASTFeatureExtractor", "DubFeatureExtractor"]
+    back = DubFeatureExtractor.from_pretrained(tmp_path / "ast")
+    assert (back.mean, back.std, back.max_length) == (fe.mean, fe.std, fe.max_length)
+    plain = subprocess.run([sys.executable, "-c", "import sys; from transformers import AutoFeatureExtractor; "
+                            "print(type(AutoFeatureExtractor.from_pretrained(sys.argv[1])).__name__); "
+                            "print('dub_models' in sys.modules)", str(tmp_path / "ast")],
+                           capture_output=True, text=True, check=True)
+    assert plain.stdout.split() == ["ASTFeatureExtractor", "False"]
