@@ -222,15 +222,14 @@ def spec_augment(x, masks: int = 2, max_freq: int = 24, max_time: int = 40, fill
 EQ_POINTS = 6  # control gains of spectral_eq, evenly spaced over the mel axis
 
 
-def spectral_eq(x, max_db: float, unit: float, floor: float, pad: float | None = None, points: int = EQ_POINTS):
+def spectral_eq(x, max_db: float, unit: float, floor: float, points: int = EQ_POINTS):
     """A random equaliser on a batch of log-mel features (batch, frames, mels), for timbre
     variety: kits and microphones colour the same drum differently. Each example gets a gain
     curve through ``points`` gains drawn uniformly in ±``max_db`` dB, evenly spaced over the mel
     axis and linear between them, the same in every frame (a fixed filter). ``unit``: feature
     units per dB (natural-log power, normalised). Left as they are: bins within 0.01 of ``floor``
-    (digital silence; the features are stored as float16), and frames whose every bin is ``pad``
-    (the extractor's padding past the clip's end); no bin is pushed below the floor. Drawn from
-    torch's generator (seeded, checkpointed)."""
+    (digital silence, which is also what pads a short clip; the features are stored as float16); no
+    bin is pushed below the floor. Drawn from torch's generator (seeded, checkpointed)."""
     import torch
 
     if max_db <= 0:
@@ -240,35 +239,22 @@ def spectral_eq(x, max_db: float, unit: float, floor: float, pad: float | None =
     curve = torch.nn.functional.interpolate(gains, size=f, mode="linear", align_corners=True)  # (b, 1, f)
     curve = curve.to(device=x.device, dtype=x.dtype)
     live = x > floor + 0.01
-    if pad is not None:
-        live &= ~pad_frames(x, pad)
     return torch.where(live, torch.clamp(x + curve, min=floor), x)
 
 
-def pad_frames(x, pad: float):
-    """Frames of a feature batch (batch, frames, mels) past the clip's end: every bin ``pad``
-    (the extractor's raw-zero padding, normalised), to float16 rounding. Shape (batch, frames, 1)."""
-    return ((x - pad).abs() < 0.01).all(dim=-1, keepdim=True)
-
-
-def mix_power(x, partner, lam, unit: float, pad: float | None = None):
+def mix_power(x, partner, lam, unit: float):
     """Each clip of a batch of normalised log-mel features (batch, frames, mels) mixed with its
     ``partner`` at power weights ``lam`` and 1 - ``lam`` (a tensor, one per clip): the log-mel of
     the two sounds played together (uncorrelated, so powers add), where a log-domain average
     would be no sound at all. ``unit``: feature units per natural-log unit of power (1 / (2 std)).
-    A frame past one clip's end (every bin ``pad``) counts as silence; past both ends it stays
-    padding. ``lam`` = 1 returns ``x`` (to rounding)."""
+    Silence (the floor, also what pads a short clip) mixed with silence stays silence. ``lam`` = 1
+    returns ``x`` (to rounding)."""
     import torch
 
     s = 1.0 / unit
     lam = lam.to(device=x.device, dtype=x.dtype).clamp(1e-6, 1.0)[:, None, None]
     a, b = x * s + torch.log(lam), partner * s + torch.log1p(-lam.clamp(max=1 - 1e-6))
-    if pad is not None:
-        pa, pb = pad_frames(x, pad), pad_frames(partner, pad)
-        a, b = a.masked_fill(pa, -1e4), b.masked_fill(pb, -1e4)
     out = torch.logaddexp(a, b) / s
-    if pad is not None:
-        out = torch.where(pa & pb, x, out)
     return torch.where(lam >= 1.0, x, out)
 
 
@@ -286,7 +272,7 @@ def same_class_partners(y):
     return partner
 
 
-def mix_batch(x, y, unit: float, pad: float | None, mix_same: float = 0.0, mixup: float = 0.0):
+def mix_batch(x, y, unit: float, mix_same: float = 0.0, mixup: float = 0.0):
     """Training-time mixing of a single-label batch. ``mix_same``: that share of the clips is
     layered with another clip of its class (power weights 0.2-0.8, label kept): two kits' kicks
     played together are still a kick, and a kit no font has. ``mixup`` (alpha of a Beta draw):
@@ -298,13 +284,13 @@ def mix_batch(x, y, unit: float, pad: float | None, mix_same: float = 0.0, mixup
     own = torch.ones(b)
     if mix_same > 0:
         lam = torch.where(torch.rand(b) < mix_same, 0.2 + 0.6 * torch.rand(b), torch.ones(b))
-        x = mix_power(x, x[same_class_partners(y)], lam, unit, pad)
+        x = mix_power(x, x[same_class_partners(y)], lam, unit)
     y2 = y
     if mixup > 0:
         perm = torch.randperm(b)
         own = torch.distributions.Beta(mixup, mixup).sample((b,))
         own = torch.maximum(own, 1 - own)  # the clip keeps the larger share (its label leads)
-        x, y2 = mix_power(x, x[perm], own, unit, pad), y[perm]
+        x, y2 = mix_power(x, x[perm], own, unit), y[perm]
     return x, y2, own
 
 
@@ -518,7 +504,6 @@ def training_function(args: TrainArgs) -> dict:
     # spectral_eq works in normalised feature units: a dB of power is ln(10)/10 in the log-mel.
     eq_unit = math.log(10) / 10 / (2 * std)
     eq_floor = (math.log(MEL_FLOOR) - mean) / (2 * std)
-    eq_pad = -mean / (2 * std)  # ASTFeatureExtractor pads past a clip's end with raw zeros (dub's extractor: silence, so none)
 
     if transcription:
         from .transcriber import build_transcriber
@@ -571,9 +556,9 @@ def training_function(args: TrainArgs) -> dict:
         for batch in train_loader:
             x, y = batch[0], batch[1]
             if args.mix_same or args.mixup:
-                x, y2, own = mix_batch(x.float(), y, eq_unit, eq_pad, args.mix_same, args.mixup)
+                x, y2, own = mix_batch(x.float(), y, eq_unit, args.mix_same, args.mixup)
             if args.spec_eq and not transcription:
-                x = spectral_eq(x.float(), args.spec_eq, eq_unit, eq_floor, eq_pad)
+                x = spectral_eq(x.float(), args.spec_eq, eq_unit, eq_floor)
             if transcription:  # frequency masks only: a time mask would hide labelled notes
                 x = spec_augment(x.float(), args.spec_augment, max_time=0, fill=mean)
             else:

@@ -1,57 +1,65 @@
 """Short clips: AST's log-mel zero padding against dub's silence padding, on held-out clips cut short.
 
-    python scripts/short_clips.py TASK DATASET CONFIG COLUMN N CUTS
-    e.g. python scripts/short_clips.py drums my_dub drums drum_class 400 0.5,1.0,1.5
-         python scripts/short_clips.py effects my_notes notes effects 400 1,2,3
+    python scripts/short_clips.py --task drums --dataset my_dub --cuts 0.5,1,1.5
+    python scripts/short_clips.py --task effects --dataset my_notes --cuts 1,2,3
 
-Scores the shipped TASK model on the first N clips of the validation and of the test split, whole and
-cut to each length in CUTS (seconds), with each extractor. Instrument: family of the top program.
+Scores the shipped model of the task (or --model) on the first --num-examples clips of the
+validation and of the test split, whole and cut to each length (seconds), with the features padded
+AST's way (``ASTFeatureExtractor``: log-mel zeros) and dub's (``log_mel_batch``: silence), using
+the task's own metrics (``dub_models.train.metrics``; multi-label at the model's thresholds).
 """
-import sys
+
+from __future__ import annotations
+
+import argparse
 
 import numpy as np
 import torch
 
-torch.set_num_threads(1)  # quiet on a shared machine; the figures are scores, not speeds
-from datasets import load_dataset, Audio
-from transformers import ASTFeatureExtractor, AutoModelForAudioClassification
-import dub_models  # noqa: F401  (registers the dub-cnn architecture and DubFeatureExtractor)
-from dub_models.features import DubFeatureExtractor
-from dub_models.classifier import shipped_model, label_thresholds
-task, ds_path, cfg, col, n_per = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5])
-cuts = [float(c) for c in sys.argv[6].split(",")]
-m = AutoModelForAudioClassification.from_pretrained(shipped_model(task)).eval()
-fes = {"AST zero log-mel pad": ASTFeatureExtractor.from_pretrained(shipped_model(task)),
-       "dub silence pad": DubFeatureExtractor.from_pretrained(shipped_model(task))}
-rows = []
-for split in ("validation", "test"):
-    ds = load_dataset(ds_path, cfg, split=split)
-    names = ds.features[col].feature.names if col == "effects" else None
-    ds = ds.cast_column("audio", Audio(sampling_rate=16000))
-    for r in ds.select(range(min(len(ds), n_per))):
-        a = r["audio"].get_all_samples().data.mean(0).numpy().astype(np.float32)
-        y = r[col]
-        if col == "effects":
-            y = {names[i] for i in y} or {"dry"}
-        rows.append((a, y))
-multi = m.config.problem_type == "multi_label_classification"
-def predict(fe, arrs):
-    out = []
-    for i in range(0, len(arrs), 64):
-        x = fe(arrs[i:i+64], sampling_rate=16000, return_tensors="pt")["input_values"]
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--task", required=True, help="drums, instrument or effects")
+    ap.add_argument("--dataset", required=True, help="a dub dataset with validation and test splits")
+    ap.add_argument("--model", help="a classifier folder (default: the shipped one)")
+    ap.add_argument("--num-examples", type=int, default=400, help="clips per split")
+    ap.add_argument("--cuts", default="1,2,3", help="comma list of lengths in seconds")
+    args = ap.parse_args()
+    torch.set_num_threads(1)  # quiet on a shared machine; the figures are scores, not speeds
+
+    from transformers import ASTFeatureExtractor
+
+    from dub_models.classifier import label_thresholds
+    from dub_models.evaluate import classifier_logits
+    from dub_models.features import DubFeatureExtractor, log_mel_batch
+    from dub_models.tasks import targets
+    from dub_models.train import _decode, metrics
+
+    clips, ys = [], []
+    for split in ("validation", "test"):
+        m, task, ds, _, _ = classifier_logits(args.model, args.dataset, args.task, split, num_examples=args.num_examples)
+        clips += _decode(ds["audio"])
+        ys.append(targets(task, ds[task.label_column]))
+    y = np.concatenate(ys)
+    folder = m.name_or_path
+    dub_fe, ast_fe = DubFeatureExtractor.from_pretrained(folder), ASTFeatureExtractor.from_pretrained(folder)
+    th = label_thresholds(m.config) if task.multi_label else None
+    keys = ["f1_micro"] if task.multi_label else ["accuracy"] + (["family_accuracy"] if task.name == "instrument" else [])
+
+    def score(feats: np.ndarray) -> str:
         with torch.no_grad():
-            out.append(m(input_values=x).logits.numpy())
-    return np.concatenate(out)
-def score(lg):
-    if multi:
-        p = 1 / (1 + np.exp(-lg)) >= label_thresholds(m.config)
-        t = np.array([[m.config.id2label[j] in r[1] for j in range(m.config.num_labels)] for r in rows])
-        return 2 * (p & t).sum() / (p.sum() + t.sum())
-    if task == "instrument":
-        return float((lg.argmax(1) // 8 == np.array([r[1] for r in rows]) // 8).mean())
-    return float((lg.argmax(1) == np.array([r[1] for r in rows])).mean())
-print(task, len(rows), "held-out clips (validation + test)", "micro-F1" if multi else "accuracy")
-print("full clips:", round(score(predict(fes["dub silence pad"], [a for a, _ in rows])), 3))
-for L in cuts:
-    cut = [a[:int(L * 16000)] for a, _ in rows]
-    print(f"cut to {L} s: " + "  ".join(f"{k} {score(predict(fe, cut)):.3f}" for k, fe in fes.items()))
+            logits = np.concatenate([m(input_values=torch.from_numpy(feats[i:i + 64])).logits.float().numpy()
+                                     for i in range(0, len(feats), 64)])
+        got = metrics(task, logits, y, th)
+        return " / ".join(f"{k} {got[k]:.3f}" for k in keys)
+
+    print(f"{task.name}: {len(y)} held-out clips (validation + test), model {folder}")
+    print(f"whole clips: {score(log_mel_batch(clips, dub_fe))}")
+    for cut_s in (float(c) for c in args.cuts.split(",")):
+        cut = [c[:int(cut_s * dub_fe.sampling_rate)] for c in clips]
+        ast = ast_fe(cut, sampling_rate=ast_fe.sampling_rate, return_tensors="np")["input_values"].astype(np.float32)
+        print(f"cut to {cut_s:g} s: AST zero log-mel padding {score(ast)} | dub silence padding {score(log_mel_batch(cut, dub_fe))}")
+
+
+if __name__ == "__main__":
+    main()

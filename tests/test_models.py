@@ -148,18 +148,16 @@ def test_spectral_eq_is_one_smooth_filter_per_clip_and_spares_silence():
     fe = feature_extractor(get_task("drums"))
     fe.do_normalize = False
     raw = log_mel_batch(hits, fe)
-    assert raw.shape[1] > 160 and (raw[:, 62:] == np.float32(math.log(MEL_FLOOR))).all()  # dub pads with silence
-    raw[:, 160:] = 0  # as ASTFeatureExtractor pads past a clip's end (log-mel zeros), which spectral_eq must spare
+    assert raw.shape[1] > 160 and (raw[:, 62:] == np.float32(math.log(MEL_FLOOR))).all()  # the tail and the padding: silence
     mean, std = float(raw.mean()), float(raw.std())
     x = torch.from_numpy((raw - mean) / (2 * std))
-    unit, floor, pad = math.log(10) / 10 / (2 * std), (math.log(MEL_FLOOR) - mean) / (2 * std), -mean / (2 * std)
+    unit, floor = math.log(10) / 10 / (2 * std), (math.log(MEL_FLOOR) - mean) / (2 * std)
     torch.manual_seed(0)
-    y = spectral_eq(x, 9.0, unit, floor, pad)
+    y = spectral_eq(x, 9.0, unit, floor)
     torch.manual_seed(0)
-    assert torch.equal(y, spectral_eq(x, 9.0, unit, floor, pad))  # seeded: resume redraws the same
-    assert not torch.equal(y, spectral_eq(x, 9.0, unit, floor, pad))
+    assert torch.equal(y, spectral_eq(x, 9.0, unit, floor))  # seeded: resume redraws the same
+    assert not torch.equal(y, spectral_eq(x, 9.0, unit, floor))
     assert torch.equal(y[:, 62:], x[:, 62:])  # silence and padding untouched
-    assert not torch.equal(spectral_eq(x, 9.0, unit, floor)[:, 160:], x[:, 160:])  # (padding is not the floor)
     assert (y >= floor - 1e-6).all()
     db = (y - x) / unit
     curves = []
@@ -179,7 +177,7 @@ def test_spectral_eq_is_one_smooth_filter_per_clip_and_spares_silence():
             assert len(slope) > 10 and torch.allclose(slope, slope.mean().expand_as(slope), atol=0.05)
         curves.append(c[sounding][:50])
     assert not torch.allclose(curves[0], curves[1])  # one curve per clip
-    assert torch.equal(spectral_eq(x, 0.0, unit, floor, pad), x)
+    assert torch.equal(spectral_eq(x, 0.0, unit, floor), x)
 
 
 def test_spec_eq_refuses_a_negative_range_and_the_transcriber(drums_ds, tmp_path):
@@ -197,13 +195,13 @@ def test_spec_eq_refuses_a_negative_range_and_the_transcriber(drums_ds, tmp_path
 def test_mixing_adds_the_powers_of_two_real_hits_and_keeps_classes():
     """``--mix-same`` and ``--mixup`` mix clips in power: the mixed log-mel is, to the mel bins'
     rounding, the log-mel of the two hits played together (a log-domain average, which is no
-    sound, is far off); same-class partners share the class; padding stays padding."""
+    sound, is far off); same-class partners share the class; silence (what pads a short clip) stays silence."""
     import torch
 
     from dub_models.classifier import feature_extractor
     from dub_models.features import MEL_FLOOR, log_mel_batch
     from dub_models.tasks import get_task
-    from dub_models.train import mix_batch, mix_power, pad_frames, same_class_partners
+    from dub_models.train import mix_batch, mix_power, same_class_partners
 
     kit = load_soundfont(TIMGM).drum_kits()[0]
     eng = get_engine("fluidsynth", SR)
@@ -213,29 +211,27 @@ def test_mixing_adds_the_powers_of_two_real_hits_and_keeps_classes():
     fe = feature_extractor(get_task("drums"))
     fe.do_normalize = False
     raw = log_mel_batch([kick, crash, together], fe)
-    raw[:, 1 + (len(kick) - 400) // 160:] = 0  # past the clips' end as ASTFeatureExtractor pads (dub's pads with silence)
     mean, std = float(raw.mean()), float(raw.std())
     x = torch.from_numpy((raw - mean) / (2 * std)).float()
-    unit, pad = 1 / (2 * std), -mean / (2 * std)
-    assert pad_frames(x[0], pad).any()  # the clips are shorter than the extractor's length
-    mixed = mix_power(x[:1], x[1:2], torch.tensor([lam]), unit, pad)[0]
+    unit = 1 / (2 * std)
+    mixed = mix_power(x[:1], x[1:2], torch.tensor([lam]), unit)[0]
     both = torch.from_numpy((raw[:2] > math.log(MEL_FLOOR) + 3).all(axis=0))  # bins where both hits sound
     db = lambda z: (z / unit) * 10 / math.log(10)
     err = (db(mixed[both]) - db(x[2][both])).abs().mean()
     naive = (db(lam * x[0][both] + (1 - lam) * x[1][both]) - db(x[2][both])).abs().mean()
     assert both.sum() >= 500 and err < 0.5 and naive > 5 * err, (both.sum(), err, naive)
-    padded = pad_frames(x[0], pad)[:, 0] & pad_frames(x[1], pad)[:, 0]
-    assert padded.sum() >= 10 and torch.equal(mixed[padded], x[0][padded])
-    assert torch.allclose(mix_power(x[:1], x[1:2], torch.ones(1), unit, pad), x[:1])
+    silent = torch.from_numpy((raw[:2] == np.float32(math.log(MEL_FLOOR))).all(axis=2).all(axis=0))  # past both hits' end: padding
+    assert silent.sum() >= 10 and torch.allclose(mixed[silent], x[0][silent], atol=1e-4)  # silence mixed with silence stays silence
+    assert torch.allclose(mix_power(x[:1], x[1:2], torch.ones(1), unit), x[:1])
 
     torch.manual_seed(0)
     y = torch.tensor([0, 0, 3, 5, 5, 5, 7, 0])
     p = same_class_partners(y)
     assert (y[p] == y).all() and p[6] == 6 and (p[[0, 1, 3, 4, 5, 7]] != torch.tensor([0, 1, 3, 4, 5, 7])).all()
     xb = x[[0, 1, 0, 1, 0, 1, 0, 1]]
-    out, y2, own = mix_batch(xb, y, unit, pad, mix_same=1.0)
+    out, y2, own = mix_batch(xb, y, unit, mix_same=1.0)
     assert torch.equal(y2, y) and (own == 1).all() and torch.allclose(out[6], xb[6], atol=1e-5) and not torch.allclose(out[0], xb[0])
-    out, y2, own = mix_batch(xb, y, unit, pad, mixup=0.4)
+    out, y2, own = mix_batch(xb, y, unit, mixup=0.4)
     assert sorted(y2.tolist()) == sorted(y.tolist()) and ((own >= 0.5) & (own <= 1)).all()
 
 
