@@ -69,6 +69,9 @@ class Spec:
     images: tuple[str, ...] = IMAGE_KINDS
     augment: effects.AugmentConfig = field(default_factory=effects.AugmentConfig)
     split_by: str = "auto"
+    # notes: a SoundFont's weight (by name, e.g. {"ToneJS_Instruments": 8}) when a family's preset is
+    # drawn; None or 1: every preset of the family alike
+    font_weights: dict[str, float] | None = None
 
     def __post_init__(self):
         check_config(self.config)
@@ -83,12 +86,20 @@ class Spec:
             raise ValueError(f"split_by must be auto, soundfont or preset, not {self.split_by!r}")
         if self.drumkits and self.config != "drums":
             raise ValueError(f"--drumkit feeds the drums config only, not {self.config}")
+        if self.font_weights:
+            if self.config != "notes":
+                raise ValueError(f"--font-weight weighs the notes config's presets, not {self.config}'s")
+            bad = {k: w for k, w in self.font_weights.items() if not (isinstance(w, (int, float)) and 0 < w < float("inf"))}
+            if bad:
+                raise ValueError(f"--font-weight: weights must be positive numbers, got {bad}")
         if self.config == "folder" and not self.sample_dir:
             raise ValueError("the folder config needs --sample-dir DIR (one sub-folder per instrument)")
         self.engines, self.images = tuple(self.engines), tuple(self.images)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
+        if not d["font_weights"]:
+            del d["font_weights"]  # datasets written before the field keep their Spec, and their plan hash
         d["augment"] = self.augment.to_dict()
         d["engines"], d["images"] = list(self.engines), list(self.images)
         return d
@@ -417,6 +428,12 @@ class NoteMaker(_SoundFontMaker):
             raise ValueError(f"notes need a clip longer than the {RELEASE_S} s release, got {self.spec.clip_s} s")
         self._shared_presets: set | None = None
         self._by_family: dict[str, dict[int, list]] = {}
+        weights = spec.font_weights or {}
+        unknown = sorted(set(weights) - {f.name for f in self.fonts})
+        if unknown:
+            raise ValueError(f"--font-weight names no SoundFont in use: {', '.join(unknown)} "
+                             f"(in use: {', '.join(sorted(f.name for f in self.fonts))})")
+        self._weight = {f.path: float(weights.get(f.name, 1.0)) for f in self.fonts}
 
     def sources_in(self, split):
         return self.by_split[split]
@@ -445,7 +462,7 @@ class NoteMaker(_SoundFontMaker):
         families = sorted(by_family)
         for _ in range(MAX_ATTEMPTS):
             fam = families[rng.integers(len(families))]
-            font, preset = by_family[fam][rng.integers(len(by_family[fam]))]
+            font, preset = self._draw_preset(rng, by_family[fam])
             lo, hi = FAMILY_PITCH_RANGE[GM_FAMILIES[fam]]
             pitch = int(rng.integers(lo, hi + 1))
             velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
@@ -461,6 +478,14 @@ class NoteMaker(_SoundFontMaker):
         row = {"id": f"notes-{split}-{index:07d}", "family": fam, "program": preset.program,
                "pitch": pitch, "velocity": velocity, "hold_s": hold_s, **self._common(font, preset, engine)}
         return self._finish(row, audio, params, rng, pitch_applied=True)
+
+    def _draw_preset(self, rng, cands: list) -> tuple:
+        """One of a family's presets, each weighted by its font's ``font_weights`` entry. With no weight
+        other than 1 among them this is the uniform draw datasets were always made with (same bytes)."""
+        w = np.array([self._weight[f.path] for f, _ in cands])
+        if (w == 1.0).all():
+            return cands[rng.integers(len(cands))]
+        return cands[rng.choice(len(cands), p=w / w.sum())]
 
 
 class FolderMaker(Maker):

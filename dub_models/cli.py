@@ -20,6 +20,17 @@ def _csv(kinds: tuple[str, ...]):
     return parse
 
 
+def _font_weight(text: str) -> tuple[str, float]:
+    name, sep, w = text.rpartition("=")
+    try:
+        weight = float(w)
+    except ValueError:
+        weight = None
+    if not sep or not name or weight is None or not 0 < weight < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected NAME=W with W a positive number, got {text!r}")
+    return name, weight
+
+
 def cmd_generate(a) -> int:
     from dub_dataset import Spec, generate, push_to_hub
     from dub_dataset.effects import AugmentConfig
@@ -29,7 +40,7 @@ def cmd_generate(a) -> int:
                 drumkits=None if a.drumkit is None else [d for d in a.drumkit if d],
                 images=a.images,
                 augment=AugmentConfig(max_pitch_shift_cents=a.max_pitch_shift_cents) if not a.dry else AugmentConfig.dry(),
-                split_by=a.split_by)
+                split_by=a.split_by, font_weights=dict(a.font_weight) if a.font_weight else None)
     out = generate(spec, a.num_examples, a.out, num_proc=a.num_proc, shard=a.shard,
                    num_shards=a.num_shards, examples_per_file=a.examples_per_file, progress=not a.quiet,
                    splits=a.splits)
@@ -371,6 +382,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--dry", action="store_true", help="no augmentation")
     g.add_argument("--max-pitch-shift-cents", type=float, default=AugmentConfig.max_pitch_shift_cents,
                    help="largest detune drawn, in cents (default: slight; drum kits differ by several semitones)")
+    g.add_argument("--font-weight", action="append", type=_font_weight, metavar="NAME=W",
+                   help="notes: draw a family's presets from SoundFont NAME (as `dub soundfonts` names it) W times "
+                        "as often as from the others (repeat), e.g. ToneJS_Instruments=8 for more recorded instruments")
     g.add_argument("--push-to-hub", metavar="ORG/NAME")
     g.add_argument("--private", action="store_true")
     g.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -304,3 +304,43 @@ def test_regenerated_folder_is_read_afresh(tmp_path, small_fonts):
         load_dub_dataset(str(out), "notes")
     with pytest.raises(ValueError, match="no 'drums' config.*is it a dub dataset folder"):
         load_dub_dataset(str(tmp_path), "drums")
+
+
+def test_font_weights_tilt_the_notes_preset_draw_and_leave_unweighted_data_alone(small_fonts):
+    """--font-weight NAME=W: a family's presets from NAME are drawn W times as often; weights of 1
+    draw exactly what datasets were always drawn with; bad weights and names are refused."""
+    from collections import Counter
+
+    from dub_dataset.effects import AugmentConfig
+    from dub_dataset.sources import make_maker
+
+    dry = AugmentConfig.dry()
+    tim = Path(small_fonts[0]).stem  # TimGM6mb
+
+    def maker(weights=None):
+        return make_maker(Spec("notes", seed=6, soundfonts=small_fonts, images=(), augment=dry,
+                               split_by="preset", font_weights=weights))
+
+    plain, ones, heavy = maker(), maker({tim: 1.0}), maker({tim: 20.0})
+    for i in range(3):  # same bytes with every weight 1
+        a, b = plain.make("train", i), ones.make("train", i)
+        assert a["audio"]["bytes"] == b["audio"]["bytes"] and a["soundfont"] == b["soundfont"]
+    rows = [heavy.make("train", i) for i in range(12)]
+    counts = {}
+    for m in (plain, heavy):
+        m.make("train", 0)  # builds the family lists
+        fams = m._by_family["train"]
+        rng = np.random.default_rng(0)
+        drawn = Counter(Path(m._draw_preset(rng, fams[f])[0].path).stem
+                        for f in sorted(fams) for _ in range(50))
+        counts[m] = drawn[tim] / sum(drawn.values())
+    assert 0.3 < counts[plain] < 0.7 and counts[heavy] > 0.9, counts
+    assert Counter(r["soundfont"] for r in rows)[tim] >= 9  # rendered rows follow the draw
+    assert "font_weights" not in plain.spec.to_dict()  # old datasets keep their recorded Spec
+    assert Spec.from_dict(heavy.spec.to_dict()).font_weights == {tim: 20.0}
+    with pytest.raises(ValueError, match="names no SoundFont in use: Nope"):
+        maker({"Nope": 2.0})
+    with pytest.raises(ValueError, match="positive"):
+        maker({tim: 0})
+    with pytest.raises(ValueError, match="not drums"):
+        Spec("drums", soundfonts=small_fonts, font_weights={tim: 2.0})
