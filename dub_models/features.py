@@ -41,7 +41,7 @@ class DubFeatureExtractor(ASTFeatureExtractor):
     Same config keys; ``import dub_models`` registers the name for ``AutoFeatureExtractor``."""
 
     def _extract_fbank_features(self, waveform: np.ndarray, max_length: int) -> np.ndarray:
-        return super()._extract_fbank_features(pad_to_frames(np.squeeze(np.asarray(waveform)), max_length), max_length)
+        return super()._extract_fbank_features(pad_to_frames(np.asarray(waveform).reshape(-1), max_length), max_length)
 
 
 def save_feature_extractor(fe, out, model_type: str) -> None:

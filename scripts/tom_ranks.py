@@ -51,6 +51,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.num_threads)
 
+    from dub_dataset.constants import SAMPLE_RATE
     from dub_models.evaluate import classifier_logits
     from dub_models.train import _decode
 
@@ -58,7 +59,7 @@ def main() -> None:
     for col in ("instrument", "preset", "midi_note", "pitch_shift_cents"):
         if col not in ds.column_names:
             raise ValueError(f"{args.dataset}: the drums split has no {col!r} column")
-    sr = m.config.sampling_rate if hasattr(m.config, "sampling_rate") else 16_000
+    sr = SAMPLE_RATE  # every zoo classifier reads 16 kHz
     f0 = np.array([dominant_hz(a, sr) for lo in range(0, len(ds), 256) for a in _decode(ds[lo:lo + 256]["audio"])])
     kit = np.array([f"{a} / {b}" for a, b in zip(ds["instrument"], ds["preset"])])
     key = np.array(ds["midi_note"])
