@@ -109,6 +109,18 @@ def decode_audio_bytes(data: bytes) -> tuple[np.ndarray, int]:
     return x.mean(axis=1), sr
 
 
+def resample(x: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """``x`` at ``to_rate``: polyphase resampling (scipy's anti-aliasing FIR); ``x`` itself when the rates match."""
+    if from_rate == to_rate:
+        return x
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(int(from_rate), int(to_rate))
+    return resample_poly(x, int(to_rate) // g, int(from_rate) // g).astype(np.float32)
+
+
 class AudioReader:
     """Reads a file window by window (flat memory for any length): mono float32 at ``sample_rate``.
 

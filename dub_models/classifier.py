@@ -31,14 +31,14 @@ FRAMES_PER_S = 100  # 10 ms frame shift
 
 
 def num_frames(clip_s: float) -> int:
-    """Feature frames AST sees for a clip: 25 ms windows every 10 ms."""
+    """Feature frames AST sees for a clip: 25 ms windows every 10 ms (the same count at any rate)."""
     return 1 + int((clip_s * SAMPLE_RATE - 400) // 160)
 
 
-def feature_extractor(task: Task, mean: float = -4.2677393, std: float = 4.5689974):
+def feature_extractor(task: Task, mean: float = -4.2677393, std: float = 4.5689974, sample_rate: int = SAMPLE_RATE):
     from .features import DubFeatureExtractor  # AST's features, short clips padded with silence
 
-    return DubFeatureExtractor(sampling_rate=SAMPLE_RATE, num_mel_bins=N_MEL_BINS,
+    return DubFeatureExtractor(sampling_rate=sample_rate, num_mel_bins=N_MEL_BINS,
                                max_length=num_frames(task.clip_s), mean=mean, std=std)
 
 
@@ -134,8 +134,13 @@ def label_thresholds(config) -> np.ndarray:
     return np.array([float(named.get(config.id2label[i], 0.5)) for i in range(config.num_labels)])
 
 
-def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3) -> list[dict]:
-    """Top labels per 16 kHz mono array. Silence is reported, not classified."""
+def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3, sample_rate: int | None = None) -> list[dict]:
+    """Top labels per mono array at ``sample_rate`` (None: the model's own,
+    ``pipe.feature_extractor.sampling_rate``; other rates are resampled). Silence is reported, not classified."""
+    from dub_dataset.audio_io import resample
+
+    rate = pipe.feature_extractor.sampling_rate
+    arrays = [resample(np.asarray(x, dtype=np.float32), sample_rate or rate, rate) for x in arrays]
     task = getattr(pipe.model.config, "dub_task", None)
     multi = pipe.model.config.problem_type == "multi_label_classification"
     th = label_thresholds(pipe.model.config) if multi else None
@@ -145,7 +150,7 @@ def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3) -> list[dict
             results.append({"silent": True, "labels": []})
             continue
         num = pipe.model.config.num_labels
-        scores = pipe({"raw": x, "sampling_rate": SAMPLE_RATE}, top_k=num)
+        scores = pipe({"raw": x, "sampling_rate": rate}, top_k=num)
         res = {"silent": False, "labels": scores[:top_k]}
         if task == "instrument":
             fam = np.zeros(len(GM_FAMILIES))
@@ -169,5 +174,5 @@ def classify_files(files: list[str], task: str | None = None, model: str | None 
         get_task(task)
         model = shipped_model(task)
     pipe = load_pipeline(model)
-    arrays = [load_audio(f, SAMPLE_RATE) for f in files]  # errors name the file
+    arrays = [load_audio(f, pipe.feature_extractor.sampling_rate) for f in files]  # errors name the file
     return [{"file": str(f), **r} for f, r in zip(files, classify_arrays(pipe, arrays, top_k))]

@@ -202,7 +202,7 @@ def cmd_train(a) -> int:
         batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum, mixed_precision=a.mixed_precision,
         seed=a.seed, resume=a.resume, epochs_per_run=a.epochs_per_run, tracker=None if a.tracker == "none" else a.tracker,
         max_train_examples=a.max_train_examples, max_eval_examples=a.max_eval_examples, stream=a.stream, stream_examples=a.stream_examples,
-        soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub,
+        soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub, sample_rate=a.sample_rate,
         weight_decay=a.weight_decay, spec_augment=a.spec_augment, spec_eq=a.spec_eq,
         mix_same=a.mix_same, mixup=a.mixup))
     print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1))
@@ -430,6 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stream-examples", type=int, default=2000)
     t.add_argument("--soundfont", action="append")
     t.add_argument("--num-threads", type=int)
+    t.add_argument("--sample-rate", type=int,
+                   help="the model's input rate in Hz (default 16000, or the --init-from model's); the dataset's "
+                   "clips are resampled to it, and the log-mel keeps 25 ms frames every 10 ms with its bins up to half the rate")
     t.add_argument("--weight-decay", type=float, default=TrainArgs.weight_decay)
     t.add_argument("--spec-augment", type=int, metavar="MASKS",
                    help="SpecAugment frequency and time masks per example (0: off); default: the task's "

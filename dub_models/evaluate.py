@@ -99,7 +99,8 @@ def held_out_clips(dataset: str | None = None, split: str = "test", num_examples
     """(audio 16 kHz, reference notes) pairs: from a dub mixtures dataset, or rendered now with
     the split's held-out SoundFonts (the generator's own split rule). ``tracks=True`` adds each
     clip's track list (role, instrument, soundfont, ...) as a third item."""
-    from dub_dataset.audio_io import decode_audio_bytes
+    from dub_dataset.audio_io import decode_audio_bytes, resample
+    from dub_dataset.constants import SAMPLE_RATE
 
     if dataset:
         from datasets import Audio
@@ -114,7 +115,7 @@ def held_out_clips(dataset: str | None = None, split: str = "test", num_examples
         maker = make_maker(Spec("mixtures", seed=seed, soundfonts=soundfonts, images=()))
         rows = (maker.make(split, i) for i in range(num_examples))
     for row in rows:
-        audio = decode_audio_bytes(row["audio"]["bytes"])[0]
+        audio = resample(*decode_audio_bytes(row["audio"]["bytes"]), SAMPLE_RATE)  # a dataset at another rate
         yield (audio, row["notes"], row["tracks"]) if tracks else (audio, row["notes"])
 
 
@@ -215,7 +216,7 @@ def classifier_logits(model, dataset: str, task: str | None = None, split: str =
     logits = []
     with torch.no_grad():
         for lo in range(0, len(ds), batch_size):
-            audio = _decode(ds[lo:lo + batch_size]["audio"])
+            audio = _decode(ds[lo:lo + batch_size]["audio"], fe.sampling_rate)  # resampled to the model's rate
             x = torch.from_numpy(log_mel_batch(audio, fe))
             logits.append(m(input_values=x).logits.float().numpy())
     return m, task, ds, np.concatenate(logits), targets(task, ds[task.label_column])

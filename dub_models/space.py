@@ -126,7 +126,7 @@ def detect_effects(audio: np.ndarray, max_windows: int = 6) -> list[list]:
     windows = [audio[s:s + win] for s in starts]
     totals: dict[str, float] = {}
     n = 0
-    for r in classify_arrays(pipe, windows, top_k=pipe.model.config.num_labels):
+    for r in classify_arrays(pipe, windows, top_k=pipe.model.config.num_labels, sample_rate=SAMPLE_RATE):
         if r["silent"]:
             continue
         n += 1
@@ -209,7 +209,7 @@ def classify(audio_path, task):
     except AudioError as e:
         raise _error(f"{Path(path).name}: {str(e).split(': ', 1)[-1][:200]}") from None
     pipe = _model(task)
-    r = classify_arrays(pipe, [audio], top_k=5)[0]
+    r = classify_arrays(pipe, [audio], top_k=5, sample_rate=SAMPLE_RATE)[0]
     if r["silent"]:
         raise _error(f"{Path(path).name}: silent (no sound above -80 dBFS): nothing to classify.")
     labels = r.get("families") if task == "instrument" else r["labels"]

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from dub_dataset.constants import SAMPLE_RATE
+
 from .features import MEL_FLOOR, save_feature_extractor
 from .tasks import Task, get_task, targets
 
@@ -48,6 +50,7 @@ class TrainArgs:
     stream_examples: int = 2000  # per epoch, with stream
     soundfonts: list[str] | None = None  # with stream
     num_threads: int | None = None
+    sample_rate: int | None = None  # the model's input rate (None: 16 kHz, or the --init-from model's); clips are resampled to it
     spec_augment: int | None = None  # frequency and time masks per example (0: off; None: the task's default)
     spec_eq: float = 0.0  # random EQ on training features: control gains up to this many dB (0: off)
     mix_same: float = 0.0  # share of training clips layered with another clip of their class (0: off)
@@ -70,10 +73,15 @@ class Progress:
 
 
 # -- data ---------------------------------------------------------------------------------------
-def _decode(rows_audio) -> list[np.ndarray]:
-    from dub_dataset.audio_io import decode_audio_bytes
+def _decode(rows_audio, sample_rate: int = SAMPLE_RATE) -> list[np.ndarray]:
+    """Mono float32 clips at ``sample_rate`` (a dataset written at another rate is resampled)."""
+    from dub_dataset.audio_io import decode_audio_bytes, resample
 
-    return [decode_audio_bytes(a["bytes"])[0] for a in rows_audio]
+    return [resample(x, sr, sample_rate) for x, sr in (decode_audio_bytes(a["bytes"]) for a in rows_audio)]
+
+
+def _rate(task: Task, fe) -> int:
+    return SAMPLE_RATE if fe is None or task.kind == "transcription" else fe.sampling_rate
 
 
 def _features(task: Task, fe, audio: list[np.ndarray]) -> np.ndarray:
@@ -105,7 +113,7 @@ def featurise(ds, task: Task, fe, batch: int = 256):
     out, ragged, ys = None, None, []
     for lo in range(0, len(ds), batch):
         part = ds[lo:lo + batch]
-        f = _features(task, fe, _decode(part["audio"]))
+        f = _features(task, fe, _decode(part["audio"], _rate(task, fe)))
         ys.append(_targets(task, part[task.label_column]))
         if lo == 0:  # one array for the split, filled batch by batch: no second copy
             out = np.empty((len(ds), *f.shape[1:]), dtype=f.dtype)
@@ -122,7 +130,8 @@ def load_splits(args: TrainArgs, task: Task):
     if args.stream:
         from dub_dataset import Spec, make_maker
 
-        maker = make_maker(Spec(task.dataset_config, seed=args.seed, soundfonts=args.soundfonts, images=()))
+        maker = make_maker(Spec(task.dataset_config, seed=args.seed, soundfonts=args.soundfonts, images=(),
+                                sample_rate=args.sample_rate or SAMPLE_RATE))
         return maker, None
     ds = load_dub_dataset(args.dataset, task.dataset_config)
     missing = [s for s in ("train", "validation") if s not in ds]
@@ -194,7 +203,7 @@ def get_dataloaders(args: TrainArgs, task: Task, fe, epoch_seed: int, data):
 def stream_split(maker, task: Task, fe, split: str, n: int, seed_offset: int):
     """Fresh examples from the generator: ``seed_offset`` picks a new draw (per epoch)."""
     rows = [maker.make(split, seed_offset * 10_000_000 + i) for i in range(n)]
-    return _features(task, fe, _decode([r["audio"] for r in rows])), _targets(task, [r[task.label_column] for r in rows])
+    return _features(task, fe, _decode([r["audio"] for r in rows], _rate(task, fe))), _targets(task, [r[task.label_column] for r in rows])
 
 
 def spec_augment(x, masks: int = 2, max_freq: int = 24, max_time: int = 40, fill: float = 0.0):
@@ -441,6 +450,34 @@ def describe_data(args: TrainArgs, task: Task) -> str:
 
 
 # -- training -----------------------------------------------------------------------------------
+def model_sample_rate(args: TrainArgs, task: Task) -> int:
+    """The rate the model will read: ``--sample-rate``, else the ``--init-from`` model's, else 16 kHz.
+    A checkpoint at another rate than the one asked for is an error (its mel bins would mean other
+    frequencies); the transcriber reads 16 kHz only."""
+    rate = args.sample_rate
+    if rate is not None and not 8000 <= rate <= 96000:
+        raise ValueError(f"--sample-rate {rate}: a rate in Hz, 8000 to 96000")
+    if task.kind == "transcription":
+        if rate not in (None, SAMPLE_RATE):
+            raise ValueError(f"--sample-rate {rate}: the transcriber reads {SAMPLE_RATE} Hz only")
+        return SAMPLE_RATE
+    if args.init_from:
+        from transformers import AutoConfig
+
+        from .features import DubFeatureExtractor
+
+        try:
+            AutoConfig.from_pretrained(args.init_from)  # a checkpoint that does not load is reported later
+            ckpt = DubFeatureExtractor.from_pretrained(args.init_from).sampling_rate
+        except (OSError, ValueError):
+            ckpt = None
+        if ckpt is not None and rate not in (None, ckpt):
+            raise ValueError(f"--sample-rate {rate}: --init-from {args.init_from} reads {ckpt} Hz audio; "
+                             f"leave --sample-rate out or train from scratch at {rate} Hz")
+        rate = rate or ckpt
+    return rate or SAMPLE_RATE
+
+
 def training_function(args: TrainArgs) -> dict:
     import torch
     from accelerate import Accelerator
@@ -470,8 +507,9 @@ def training_function(args: TrainArgs) -> dict:
                               log_with=args.tracker, project_config=project)
     set_seed(args.seed)
 
+    args.sample_rate = model_sample_rate(args, task)
     # Data: raw log-mel features in memory (a dataset), or fresh draws each epoch (stream).
-    fe_raw = None if task.kind == "transcription" else feature_extractor(task)
+    fe_raw = None if task.kind == "transcription" else feature_extractor(task, sample_rate=args.sample_rate)
     if fe_raw is not None:
         fe_raw.do_normalize = False
     maker, ds = load_splits(args, task)
@@ -491,7 +529,7 @@ def training_function(args: TrainArgs) -> dict:
     # the preprocessor config, so inference (pipeline, dub classify) applies the same.
     mean, std = normalisation(data["train"][0])
     transcription = task.kind == "transcription"
-    fe = None if transcription else feature_extractor(task, mean=mean, std=std)
+    fe = None if transcription else feature_extractor(task, mean=mean, std=std, sample_rate=args.sample_rate)
 
     def renorm(x):  # the transcriber normalises inside the model (config.feature_mean/std)
         if transcription:
@@ -517,7 +555,7 @@ def training_function(args: TrainArgs) -> dict:
     elif args.init_from:
         model = from_checkpoint(task, args.init_from, args.arch)
         if getattr(model.config, "max_length", fe.max_length) != fe.max_length:  # AST: its position embeddings fix the length
-            fe = feature_extractor(task, mean=mean, std=std)
+            fe = feature_extractor(task, mean=mean, std=std, sample_rate=args.sample_rate)
             fe.max_length = model.config.max_length
     else:
         model = build_model(task, args.size, seed=args.seed, arch=args.arch or "ast")

@@ -81,3 +81,45 @@ def test_ast_folders_name_the_plain_extractor_and_dub_still_pads_with_silence(tm
                             "print('dub_models' in sys.modules)", str(tmp_path / "ast")],
                            capture_output=True, text=True, check=True)
     assert plain.stdout.split() == ["ASTFeatureExtractor", "False"]
+
+
+def test_a_32_khz_extractor_frames_in_milliseconds_and_hears_above_8_khz(tmp_path):
+    """At 32 kHz the features keep AST's shape (25 ms frames every 10 ms: 198 frames for 2 s) and a
+    tone sits in the mel bin of its frequency on that rate's scale; a real TimGM6mb closed hi-hat puts
+    its energy in the bins above 8 kHz, which a 16 kHz model cannot have, while a kick leaves them
+    near silence. The folder names dub's extractor (AST's own would frame 32 kHz audio in 12.5 ms)."""
+    import json
+
+    from dub_dataset.audio_io import resample
+    from dub_models.classifier import feature_extractor
+    from dub_models.features import DubFeatureExtractor, framing, log_mel_batch, save_feature_extractor
+    from dub_models.tasks import get_task
+
+    assert framing(16000) == (400, 160, 512) and framing(32000) == (800, 320, 1024)
+    fe16, fe32 = (feature_extractor(get_task("drums"), sample_rate=r) for r in (16000, 32000))
+    for fe in (fe16, fe32):
+        fe.do_normalize = False
+    rate = 32000
+    kit = load_soundfont(TIMGM).drum_kits()[0]
+    eng = get_engine("fluidsynth", rate)
+    hat, kick = (eng.render(TIMGM, kit, [Note(0, 0.1, n, 100)], 2.0, drum=True) for n in (42, 36))
+    feats = fe32([hat, kick], sampling_rate=rate, return_tensors="np")["input_values"]
+    assert feats.shape == (2, 198, 128)
+    assert np.abs(feats - log_mel_batch([hat, kick], fe32)).max() < 1e-2
+    mel_hz = 700 * (np.exp(np.linspace(1127 * np.log1p(20 / 700), 1127 * np.log1p(16000 / 700), 130) / 1127) - 1)
+    top = mel_hz[1:-1] > 8000  # the bins whose centre lies above 16 kHz audio's Nyquist frequency
+    assert top.sum() == 26  # of 128: the kaldi mel scale gives the octave above 8 kHz a fifth of the bins
+    hat_top, kick_top = (np.log(np.exp(f[:20, top]).sum()) for f in feats)
+    assert hat_top > kick_top + 5  # e^5: 22 dB more energy above 8 kHz in the hi-hat's first 200 ms
+    # a 1 kHz tone lands on the bin whose centre is nearest 1 kHz, at either rate
+    for fe, sr, hi in ((fe16, 16000, 8000), (fe32, 32000, 16000)):
+        tone = np.sin(2 * np.pi * 1000 * np.arange(2 * sr) / sr).astype(np.float32)
+        centres = 700 * (np.exp(np.linspace(1127 * np.log1p(20 / 700), 1127 * np.log1p(hi / 700), 130) / 1127) - 1)[1:-1]
+        assert abs(int(log_mel_batch([tone], fe)[0].mean(0).argmax()) - int(np.abs(centres - 1000).argmin())) <= 1
+    # the same hit resampled to 16 kHz, through the 16 kHz extractor: nothing above 8 kHz to show
+    assert fe16([resample(hat, rate, 16000)], sampling_rate=16000, return_tensors="np")["input_values"].shape == (1, 198, 128)
+    save_feature_extractor(fe32, tmp_path, "audio-spectrogram-transformer")
+    saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
+    assert saved["feature_extractor_type"] == "DubFeatureExtractor" and saved["sampling_rate"] == 32000
+    back = DubFeatureExtractor.from_pretrained(tmp_path)
+    assert np.array_equal(back.mel_filters, fe32.mel_filters) and back.mel_filters.shape == (513, 128)

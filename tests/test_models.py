@@ -511,3 +511,38 @@ def test_multi_label_confusion_counts_rows_by_true_label(tmp_path):
     assert cm.sum() == 4  # two right labels, chorus wrongly added in two rows
     confusion_png(cm * 700, names, tmp_path / "c.png", "t", rows * 700)  # counts over 999 drawn as "1.4k"
     assert Image.open(tmp_path / "c.png").size[0] > 150 + 28 * len(names)
+
+
+def test_a_model_trained_at_32_khz_reads_every_file_at_its_own_rate(drums_ds, tmp_path):
+    """``--sample-rate 32000`` on a 16 kHz dataset: the clips are resampled, the folder records the
+    rate, and every reader (``dub evaluate``, ``dub classify``, ``pipeline``) resamples to it, so they
+    agree with the trainer; starting a 16 kHz run from it is refused with both rates named."""
+    from transformers import pipeline
+
+    from dub_dataset.audio_io import load_audio
+    from dub_models.train import TrainArgs, training_function
+
+    out = tmp_path / "m32"
+    res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(out), epochs=4, arch="cnn",
+                                      batch_size=32, lr=2e-3, tracker=None, num_threads=2, sample_rate=32000))
+    pre = json.loads((out / "preprocessor_config.json").read_text())
+    assert pre["sampling_rate"] == 32000 and pre["feature_extractor_type"] == "DubFeatureExtractor"
+    assert res["test"]["accuracy"] > 2 / 12, res["test"]
+    ev = subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--task", "drums", "--model", str(out),
+                         "--dataset", str(drums_ds), "--json"], capture_output=True, text=True, check=True)
+    r = json.loads(ev.stdout)
+    assert r["accuracy"] == pytest.approx(res["test"]["accuracy"], abs=2.5 / r["examples"])
+    kit = load_soundfont(TIMGM).drum_kits()[0]
+    x = get_engine("fluidsynth", 44100).render(TIMGM, kit, [Note(0, 0.1, 42, 110)], 1.0, drum=True)
+    sf.write(tmp_path / "hat.wav", x, 44100)
+    ffmpeg("-i", str(tmp_path / "hat.wav"), str(tmp_path / "hat.mp3"))
+    cli = subprocess.run([sys.executable, "-m", "dub_models.cli", "classify", "--model", str(out), "--json",
+                          str(tmp_path / "hat.mp3")], capture_output=True, text=True, check=True)
+    got = json.loads(cli.stdout)[0]["labels"]
+    direct = pipeline("audio-classification", model=str(out))(
+        {"raw": load_audio(tmp_path / "hat.mp3", 32000), "sampling_rate": 32000}, top_k=3)
+    assert [d["label"] for d in direct] == [s["label"] for s in got]
+    assert direct[0]["score"] == pytest.approx(got[0]["score"], abs=1e-5)
+    with pytest.raises(ValueError, match="reads 32000 Hz audio"):
+        training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "again"), epochs=1,
+                                    init_from=str(out), sample_rate=16000, tracker=None))
