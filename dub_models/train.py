@@ -59,16 +59,21 @@ class TrainArgs:
 
 
 class Progress:
-    """Epochs done, saved in every checkpoint (``register_for_checkpointing``)."""
+    """Epochs done and the input rate, saved in every checkpoint (``register_for_checkpointing``)."""
 
-    def __init__(self):
+    def __init__(self, sample_rate: int = SAMPLE_RATE):
         self.epoch = 0
         self.best = -1.0
+        self.sample_rate = sample_rate
 
     def state_dict(self):
-        return {"epoch": self.epoch, "best": self.best}
+        return {"epoch": self.epoch, "best": self.best, "sample_rate": self.sample_rate}
 
     def load_state_dict(self, state):
+        rate = int(state.get("sample_rate", SAMPLE_RATE))  # checkpoints written before the rate was an option: 16 kHz
+        if rate != self.sample_rate:
+            raise ValueError(f"--resume: the checkpoint's run reads {rate} Hz audio, this one {self.sample_rate} Hz: "
+                             f"resume with --sample-rate {rate}")
         self.epoch, self.best = int(state["epoch"]), float(state["best"])
 
 
@@ -566,7 +571,7 @@ def training_function(args: TrainArgs) -> dict:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * 0.5 * (1 + math.cos(math.pi * min(1.0, s / max(1, total)))))
     model, optimizer, scheduler = accelerator.prepare(model, optimizer, scheduler)
-    progress = Progress()
+    progress = Progress(args.sample_rate)
     accelerator.register_for_checkpointing(progress)
     if args.resume:
         ckpts = out / "run" / "checkpoints"

@@ -281,6 +281,8 @@ def test_resume_continues_the_same_run(drums_ds, tmp_path):
     training_function(TrainArgs(output_dir=str(tmp_path / "straight"), epochs=2, **common))
     training_function(TrainArgs(output_dir=str(tmp_path / "resumed"), epochs=2, epochs_per_run=1, **common))
     assert not (tmp_path / "resumed" / "run" / "checkpoints" / "checkpoint_1").exists()
+    with pytest.raises(ValueError, match="reads 16000 Hz audio, this one 32000 Hz"):  # same shapes, other features
+        training_function(TrainArgs(output_dir=str(tmp_path / "resumed"), epochs=2, resume=True, sample_rate=32000, **common))
     training_function(TrainArgs(output_dir=str(tmp_path / "resumed"), epochs=2, resume=True, **common))
     a = load_file(tmp_path / "straight" / "run" / "checkpoints" / "checkpoint_1" / "model.safetensors")
     b = load_file(tmp_path / "resumed" / "run" / "checkpoints" / "checkpoint_1" / "model.safetensors")
