@@ -72,6 +72,9 @@ class Spec:
     # notes: a SoundFont's weight (by name, e.g. {"ToneJS_Instruments": 8}) when a family's preset is
     # drawn; None or 1: every preset of the family alike
     font_weights: dict[str, float] | None = None
+    # SoundFont renders run at this multiple of sample_rate and are resampled down (anti-aliased: see
+    # render._Engine); 1 is how every dataset before the field was rendered, and what a Spec without it reads
+    render_oversample: int = 2
 
     def __post_init__(self):
         check_config(self.config)
@@ -92,6 +95,9 @@ class Spec:
             bad = {k: w for k, w in self.font_weights.items() if not (isinstance(w, (int, float)) and 0 < w < float("inf"))}
             if bad:
                 raise ValueError(f"--font-weight: weights must be positive numbers, got {bad}")
+        if int(self.render_oversample) != self.render_oversample or not 1 <= self.render_oversample <= 8:
+            raise ValueError(f"--render-oversample {self.render_oversample!r}: a whole number, 1 (off) to 8")
+        self.render_oversample = int(self.render_oversample)
         if self.config == "folder" and not self.sample_dir:
             raise ValueError("the folder config needs --sample-dir DIR (one sub-folder per instrument)")
         self.engines, self.images = tuple(self.engines), tuple(self.images)
@@ -100,6 +106,8 @@ class Spec:
         d = dict(self.__dict__)
         if not d["font_weights"]:
             del d["font_weights"]  # datasets written before the field keep their Spec, and their plan hash
+        if d["render_oversample"] == 1:
+            del d["render_oversample"]  # likewise: rendered as before the field
         d["augment"] = self.augment.to_dict()
         d["engines"], d["images"] = list(self.engines), list(self.images)
         return d
@@ -107,6 +115,7 @@ class Spec:
     @classmethod
     def from_dict(cls, d: dict) -> "Spec":
         d = dict(d)
+        d.setdefault("render_oversample", 1)  # written before the field: rendered at the sample rate itself
         aug = dict(d.pop("augment", {}))
         if "time_stretch_range" in aug:
             aug["time_stretch_range"] = tuple(aug["time_stretch_range"])
@@ -222,16 +231,17 @@ class _SoundFontMaker(Maker):
     def __init__(self, spec: Spec):
         super().__init__(spec)
         self.fonts = resolve_soundfonts(spec.soundfonts)
-        self.engines = [create_engine(e, self.sr) for e in spec.engines]
+        self.engines = [create_engine(e, self.sr, spec.render_oversample) for e in spec.engines]
         self._probe = None  # engine that checks which keys sound, apart from the example engines
         self._sounding: dict[tuple[str, int, int], list[int]] = {}
 
     def reset(self) -> None:
-        self.engines = [e if e.name == "tinysoundfont" else create_engine(e.name, self.sr) for e in self.engines]
+        self.engines = [e if e.name == "tinysoundfont" else create_engine(e.name, self.sr, self.spec.render_oversample)
+                        for e in self.engines]
 
     def probe_engine(self):
         if self._probe is None:
-            self._probe = create_engine(self.spec.engines[0], self.sr)
+            self._probe = create_engine(self.spec.engines[0], self.sr)  # at the rate itself: the plan does not depend on oversampling
         return self._probe
 
     def sounding_notes(self, font: SoundFont, kit: Preset) -> list[int]:

@@ -40,7 +40,8 @@ def cmd_generate(a) -> int:
                 drumkits=None if a.drumkit is None else [d for d in a.drumkit if d],
                 images=a.images,
                 augment=AugmentConfig(max_pitch_shift_cents=a.max_pitch_shift_cents) if not a.dry else AugmentConfig.dry(),
-                split_by=a.split_by, font_weights=dict(a.font_weight) if a.font_weight else None)
+                split_by=a.split_by, font_weights=dict(a.font_weight) if a.font_weight else None,
+                render_oversample=a.render_oversample)
     out = generate(spec, a.num_examples, a.out, num_proc=a.num_proc, shard=a.shard,
                    num_shards=a.num_shards, examples_per_file=a.examples_per_file, progress=not a.quiet,
                    splits=a.splits)
@@ -375,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "default: the system's recorded kits (Hydrogen, FreePats, LMMS, Sonic Pi) when no --soundfont is given")
     g.add_argument("--sample-dir", help="folder: one sub-folder of samples per instrument; mixtures: a folder of MIDI files")
     g.add_argument("--sample-rate", type=int, default=SAMPLE_RATE)
+    g.add_argument("--render-oversample", type=int, default=2,
+                   help="run the SoundFont synthesisers at this multiple of the sample rate and resample down, so "
+                   "nothing above half the rate folds back (default 2; 1: alias as datasets written before this option)")
     g.add_argument("--clip-seconds", type=float, default=None, help="default: 2 (drums), 4 (notes, folder)")
     g.add_argument("--engines", type=_csv(ENGINES), default=ENGINES, help="comma list: " + ",".join(ENGINES))
     g.add_argument("--images", type=_csv(IMAGE_KINDS), default=IMAGE_KINDS, help="comma list: " + ",".join(IMAGE_KINDS))
