@@ -49,7 +49,7 @@ def test_the_bank_holds_every_training_hit_as_rendered(bank):
     for c in [c for c in index["candidates"] if c["kind"] == "soundfont"][::3]:
         font = fonts[c["source"].split(" / ")[0]]
         kit = next(k for k in font.drum_kits() if f"({k.bank}:{k.program})" in c["source"])
-        engine = create_engine(c["engine"], SR)
+        engine = create_engine(c["engine"], SR, spec.render_oversample)  # as the maker renders
         for h in c["hits"]:
             x = engine.render(font.path, kit, [Note(0.0, DRUM_HIT_HOLD_S, c["note"], h["velocity"])], 2.0, drum=True)
             stored = audio[h["offset"]:h["offset"] + h["length"]] * h["gain"]
