@@ -22,9 +22,6 @@ from __future__ import annotations
 import numpy as np
 from transformers import ASTFeatureExtractor
 
-FRAME_LENGTH = 400  # samples: 25 ms at 16 kHz (ASTFeatureExtractor's framing)
-HOP_LENGTH = 160  # samples: 10 ms
-FFT_LENGTH = 512
 AST_RATE = 16000  # the only rate at which ASTFeatureExtractor's numpy path frames in 25 ms / 10 ms
 PREEMPHASIS = 0.97
 MEL_FLOOR = 1.192092955078125e-07  # float32 epsilon, the extractor's floor before the log
@@ -87,7 +84,7 @@ def save_feature_extractor(fe, out, model_type: str) -> None:
     fe.save_pretrained(out)
 
 
-def _window(frame: int = FRAME_LENGTH) -> np.ndarray:
+def _window(frame: int) -> np.ndarray:
     n = np.arange(frame)
     return (0.5 - 0.5 * np.cos(2 * np.pi * n / (frame - 1))).astype(np.float32)  # symmetric Hann
 
