@@ -106,9 +106,9 @@ class _Engine:
         audio = np.concatenate(out) if out else np.zeros(0, np.float32)
         audio = audio[:n_total]
         if self.oversample > 1 and len(audio):
-            from scipy.signal import resample_poly
+            from .audio_io import resample
 
-            audio = resample_poly(audio, 1, self.oversample)[:n_out]
+            audio = resample(audio, self.synth_rate, self.sample_rate)[:n_out]
         return np.ascontiguousarray(audio, dtype=np.float32)
 
 
