@@ -50,7 +50,11 @@ class DubFeatureExtractor(ASTFeatureExtractor):
     Same config keys; ``import dub_models`` registers the name for ``AutoFeatureExtractor``."""
 
     def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+        import warnings
+
+        with warnings.catch_warnings():  # AST's 128 bins over 257 FFT bins leave its lowest filters empty, as in Kaldi
+            warnings.filterwarnings("ignore", message="At least one mel filter has all zero values")
+            super().__init__(*args, **kwargs)
         if self.sampling_rate != AST_RATE and getattr(self, "mel_filters", None) is not None:
             from transformers.audio_utils import mel_filter_bank
 

@@ -122,5 +122,9 @@ def test_a_32_khz_extractor_frames_in_milliseconds_and_hears_above_8_khz(tmp_pat
     save_feature_extractor(fe32, tmp_path, "audio-spectrogram-transformer")
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
     assert saved["feature_extractor_type"] == "DubFeatureExtractor" and saved["sampling_rate"] == 32000
-    back = DubFeatureExtractor.from_pretrained(tmp_path)
+    import warnings
+
+    with warnings.catch_warnings():  # loading says nothing about the parent's empty 16 kHz filters it replaces
+        warnings.simplefilter("error")
+        back = DubFeatureExtractor.from_pretrained(tmp_path)
     assert np.array_equal(back.mel_filters, fe32.mel_filters) and back.mel_filters.shape == (513, 128)
