@@ -4,8 +4,9 @@
 render-only: draw the example and render it with the SoundFont engines (nothing else).
 full:        dub_dataset.generate end to end: render + augmentation + spectrogram PNGs + FLAC +
              Parquet files in the Hub layout.
-Both include engine start-up and SoundFont loading in every process. Usage:
-    python scripts/bench_generate.py [--config notes] [--num-examples 400] [--soundfont PATH ...]
+Both include engine start-up and SoundFont loading in every process; each is timed with renders at
+1x and 2x oversampling (``--render-oversample``), alternated. Usage:
+    python scripts/bench_generate.py [--config notes] [--num-examples 400] [--render-oversample 1,2] [--soundfont PATH ...]
 """
 
 from __future__ import annotations
@@ -90,10 +91,13 @@ def main() -> None:
     for name, fonts in font_sets.items():
         # untimed warm-up: the first generate() of a font set reads its fonts from disk and fills the
         # generator's caches, which would otherwise count against whichever row ran first
-        full_rate(Spec(a.config, seed=0, soundfonts=fonts, split_by="preset" if fonts else "auto"), 8, 1)
+        def spec_for(over: int = 2):
+            return Spec(a.config, seed=0, soundfonts=fonts, split_by="preset" if fonts else "auto", render_oversample=over)
+
+        full_rate(spec_for(), 8, 1)
         for procs in (1, 2):
             for over in (int(x) for x in a.render_oversample.split(",")):  # alternated, so each pair shares the machine's load
-                spec = Spec(a.config, seed=0, soundfonts=fonts, split_by="preset" if fonts else "auto", render_oversample=over)
+                spec = spec_for(over)
                 r = render_rate(spec, a.num_examples, procs)
                 f = full_rate(spec, a.num_examples, procs)
                 print(f"{name:>17} | {procs:>9} | {over:>10} | {r:16.1f} | {f:9.1f} | {f / r:12.0%}", flush=True)

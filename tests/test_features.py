@@ -1,5 +1,7 @@
 """The trainer's batched log-mel features are ASTFeatureExtractor's, on real renders of any length."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -122,8 +124,6 @@ def test_a_32_khz_extractor_frames_in_milliseconds_and_hears_above_8_khz(tmp_pat
     save_feature_extractor(fe32, tmp_path, "audio-spectrogram-transformer")
     saved = json.loads((tmp_path / "preprocessor_config.json").read_text())
     assert saved["feature_extractor_type"] == "DubFeatureExtractor" and saved["sampling_rate"] == 32000
-    import warnings
-
     with warnings.catch_warnings():  # loading says nothing about the parent's empty 16 kHz filters it replaces
         warnings.simplefilter("error")
         back = DubFeatureExtractor.from_pretrained(tmp_path)
