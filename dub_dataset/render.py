@@ -235,7 +235,7 @@ def create_engine(name: str, sample_rate: int = SAMPLE_RATE, oversample: int = 1
 
 
 def get_engine(name: str, sample_rate: int = SAMPLE_RATE, oversample: int = 1) -> _Engine:
-    """One shared engine per (name, rate) per process: SoundFonts stay loaded between renders.
+    """One shared engine per (name, rate, oversampling) per process: SoundFonts stay loaded between renders.
 
     TinySoundFont renders are independent of what it rendered before. FluidSynth's are not quite:
     a voice slot keeps some state from its last note (differences up to ~2e-3 in a render's first

@@ -68,11 +68,21 @@ def full_rate(spec, n, procs) -> float:
         return n / (time.perf_counter() - t)
 
 
+def _factors(text: str) -> list[int]:
+    try:
+        out = [int(x) for x in text.split(",")]
+    except ValueError:
+        out = []
+    if not out or not all(1 <= f <= 8 for f in out):
+        raise argparse.ArgumentTypeError(f"{text!r}: comma-separated whole numbers from 1 to 8, e.g. 1,2")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--config", default="notes", choices=("notes", "drums"))
     ap.add_argument("--num-examples", type=int, default=400)
-    ap.add_argument("--render-oversample", default="1,2",
+    ap.add_argument("--render-oversample", type=_factors, default=[1, 2],
                     help="comma-separated render oversampling factors to time side by side (default 1,2: the "
                          "renders before and after anti-aliasing; 2 is the generator's default)")
     ap.add_argument("--soundfont", action="append",
@@ -89,14 +99,14 @@ def main() -> None:
     print(f"{'fonts':>17} | {'processes':>9} | {'oversample':>10} | {'render-only ex/s':>16} | {'full ex/s':>9} | "
           f"{'full / render':>13}")
     for name, fonts in font_sets.items():
-        # untimed warm-up: the first generate() of a font set reads its fonts from disk and fills the
-        # generator's caches, which would otherwise count against whichever row ran first
         def spec_for(over: int = 2):
             return Spec(a.config, seed=0, soundfonts=fonts, split_by="preset" if fonts else "auto", render_oversample=over)
 
+        # untimed warm-up: the first generate() of a font set reads its fonts from disk and fills the
+        # generator's caches, which would otherwise count against whichever row ran first
         full_rate(spec_for(), 8, 1)
         for procs in (1, 2):
-            for over in (int(x) for x in a.render_oversample.split(",")):  # alternated, so each pair shares the machine's load
+            for over in a.render_oversample:  # alternated, so each pair shares the machine's load
                 spec = spec_for(over)
                 r = render_rate(spec, a.num_examples, procs)
                 f = full_rate(spec, a.num_examples, procs)
