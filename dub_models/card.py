@@ -113,6 +113,11 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
         augment_note += f", {args.mix_same:.0%} of the clips layered with another clip of their class (power weights 0.2-0.8)"
     if getattr(args, "mixup", 0.0):
         augment_note += f", mixup (Beta({args.mixup:g}, {args.mixup:g}) power weights, both labels in the loss)"
+    teachers = getattr(args, "teachers", None)
+    if teachers:
+        augment_note += (f"; distilled from {', '.join(f'`{t}`' for t in teachers)} (the teachers' averaged probabilities "
+                         f"at temperature {args.distill_temperature:g} weigh {args.distill:g} in the loss, the labels "
+                         f"{1 - args.distill:g})")
 
     src = data_note or args.dataset or "the dub generator, streamed (fresh augmented examples every epoch)"
     head = ", head over time-pooled features that keeps the frequency axis" if freq_head else ""

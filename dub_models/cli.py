@@ -205,7 +205,8 @@ def cmd_train(a) -> int:
         max_train_examples=a.max_train_examples, max_eval_examples=a.max_eval_examples, stream=a.stream, stream_examples=a.stream_examples,
         soundfonts=a.soundfont, num_threads=a.num_threads, push_to_hub=a.push_to_hub, sample_rate=a.sample_rate,
         weight_decay=a.weight_decay, spec_augment=a.spec_augment, spec_eq=a.spec_eq,
-        mix_same=a.mix_same, mixup=a.mixup))
+        mix_same=a.mix_same, mixup=a.mixup, teachers=a.teacher, distill=a.distill,
+        distill_temperature=a.distill_temperature))
     print(json.dumps({k: v for k, v in res.items() if k != "history"}, indent=1))
     print(f"saved to {a.output_dir}")
     return 0
@@ -450,6 +451,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--mixup", type=float, default=0.0, metavar="ALPHA",
                    help="mixup: mix every training clip with another at a Beta(ALPHA, ALPHA) power weight, "
                         "the loss weighing both labels (single-label tasks; 0: off)")
+    t.add_argument("--teacher", action="append", metavar="MODEL",
+                   help="distillation: a trained classifier (folder or Hub id) whose probabilities on each training "
+                        "clip the model also learns; repeat it for an ensemble (probabilities averaged, each teacher "
+                        "reading the clips at its own rate; single-label tasks, with --dataset)")
+    t.add_argument("--distill", type=float, default=TrainArgs.distill, metavar="W",
+                   help="with --teacher: the soft targets' weight in the loss, the labels' is 1 - W")
+    t.add_argument("--distill-temperature", type=float, default=TrainArgs.distill_temperature, metavar="T",
+                   help="with --teacher: teachers' and model's logits divided by T before the softmax")
     t.add_argument("--push-to-hub", metavar="ORG/NAME")
     t.set_defaults(func=cmd_train)
 

@@ -179,22 +179,14 @@ def tune_thresholds(model, dataset: str, split: str = "validation", num_examples
 
 
 # -- classifiers --------------------------------------------------------------------------------
-def classifier_logits(model, dataset: str, task: str | None = None, split: str = "test",
-                      num_examples: int | None = None, batch_size: int = 64):
-    """(loaded model, task, the split as a datasets.Dataset, logits, targets) of a zoo classifier on a dub dataset split."""
-    import torch
-    from datasets import Audio
+def load_classifier(model, task: str | None = None):
+    """(model in eval mode, its DubFeatureExtractor, its Task) of a zoo classifier folder or Hub id."""
     from transformers import AutoModelForAudioClassification
-
-    from .features import DubFeatureExtractor
-
-    from dub_dataset import load_dub_dataset
 
     from . import cnn  # noqa: F401  (registers dub-cnn)
     from .classifier import shipped_model
-    from .features import log_mel_batch
-    from .tasks import get_task, targets
-    from .train import _decode
+    from .features import DubFeatureExtractor
+    from .tasks import get_task
 
     if model is None:
         if task is None:
@@ -205,6 +197,37 @@ def classifier_logits(model, dataset: str, task: str | None = None, split: str =
     if getattr(m.config, "dub_task", task.name) != task.name:
         raise ValueError(f"{model}: a model for the {m.config.dub_task} task, not for {task.name}")
     fe = DubFeatureExtractor.from_pretrained(str(model))  # short clips padded with silence
+    return m, fe, task
+
+
+def dataset_logits(m, fe, ds, batch_size: int = 64) -> np.ndarray:
+    """Logits [N, labels] of a loaded classifier on a dataset's clips, each read at the model's own rate."""
+    import torch
+    from datasets import Audio
+
+    from .features import log_mel_batch
+    from .train import _decode
+
+    if getattr(ds.features["audio"], "decode", False):
+        ds = ds.cast_column("audio", Audio(decode=False))
+    logits = []
+    with torch.no_grad():
+        for lo in range(0, len(ds), batch_size):
+            audio = _decode(ds[lo:lo + batch_size]["audio"], fe.sampling_rate)  # resampled to the model's rate
+            logits.append(m(input_values=torch.from_numpy(log_mel_batch(audio, fe))).logits.float().numpy())
+    return np.concatenate(logits) if logits else np.zeros((0, m.config.num_labels), np.float32)
+
+
+def classifier_logits(model, dataset: str, task: str | None = None, split: str = "test",
+                      num_examples: int | None = None, batch_size: int = 64):
+    """(loaded model, task, the split as a datasets.Dataset, logits, targets) of a zoo classifier on a dub dataset split."""
+    from datasets import Audio
+
+    from dub_dataset import load_dub_dataset
+
+    from .tasks import targets
+
+    m, fe, task = load_classifier(model, task)
     ds = load_dub_dataset(dataset, task.dataset_config, split=split)
     if task.label_column not in ds.column_names:
         raise ValueError(f"{dataset}: no column {task.label_column!r} for task {task.name}")
@@ -213,13 +236,7 @@ def classifier_logits(model, dataset: str, task: str | None = None, split: str =
     if len(ds) == 0:
         raise ValueError(f"{dataset}: the {split} split is empty")
     ds = ds.cast_column("audio", Audio(decode=False))
-    logits = []
-    with torch.no_grad():
-        for lo in range(0, len(ds), batch_size):
-            audio = _decode(ds[lo:lo + batch_size]["audio"], fe.sampling_rate)  # resampled to the model's rate
-            x = torch.from_numpy(log_mel_batch(audio, fe))
-            logits.append(m(input_values=x).logits.float().numpy())
-    return m, task, ds, np.concatenate(logits), targets(task, ds[task.label_column])
+    return m, task, ds, dataset_logits(m, fe, ds, batch_size), targets(task, ds[task.label_column])
 
 
 def tune_label_thresholds_of(model: str, dataset: str, num_examples: int | None = None) -> dict:

@@ -55,6 +55,10 @@ class TrainArgs:
     spec_eq: float = 0.0  # random EQ on training features: control gains up to this many dB (0: off)
     mix_same: float = 0.0  # share of training clips layered with another clip of their class (0: off)
     mixup: float = 0.0  # mixup's Beta(a, a) across classes, soft targets (0: off; single-label tasks)
+    teachers: list[str] | None = None  # distillation: classifiers (folders or Hub ids) whose averaged
+    # probabilities on each training clip the model also learns; each reads the clips at its own rate
+    distill: float = 0.5  # with teachers: the soft targets' weight in the loss (1 - distill: the labels')
+    distill_temperature: float = 2.0  # with teachers: both sides' logits are divided by it (Hinton et al.)
     push_to_hub: str | None = None
 
 
@@ -194,15 +198,15 @@ def get_dataloaders(args: TrainArgs, task: Task, fe, epoch_seed: int, data):
     import torch
     from torch.utils.data import DataLoader, TensorDataset
 
-    def loader(x, y, shuffle, seed):
+    def loader(x, y, shuffle, seed, *extra):  # extra: per-clip arrays that travel with the clip (soft targets)
         g = torch.Generator().manual_seed(seed)
         if task.kind == "transcription":
             return DataLoader(_IndexDataset(len(x)), batch_size=args.batch_size, shuffle=shuffle, generator=g,
                               collate_fn=collate_transcription(x, y))
-        return DataLoader(TensorDataset(torch.from_numpy(x), torch.from_numpy(y)), batch_size=args.batch_size,
+        return DataLoader(TensorDataset(*(torch.from_numpy(a) for a in (x, y, *extra))), batch_size=args.batch_size,
                           shuffle=shuffle, generator=g, drop_last=False)
 
-    return {split: loader(x, y, split == "train", epoch_seed) for split, (x, y) in data.items()}
+    return {split: loader(x, y, split == "train", epoch_seed, *extra) for split, (x, y, *extra) in data.items()}
 
 
 def stream_split(maker, task: Task, fe, split: str, n: int, seed_offset: int):
@@ -454,6 +458,63 @@ def describe_data(args: TrainArgs, task: Task) -> str:
             + "".join(f"; {p}" for p in split_spec_phrases(m)) + ")")
 
 
+def _teacher_cache(args: TrainArgs, teacher: str, n: int, cache_dir: Path) -> Path:
+    import hashlib
+
+    return cache_dir / f"teacher-{hashlib.sha1(f'{teacher}|{args.dataset}|{n}'.encode()).hexdigest()[:16]}.npz"
+
+
+def cache_teacher_logits(args: TrainArgs, task: Task, ds, cache_dir: Path, log=print) -> None:
+    """Each teacher's logits on the clips of ``ds`` (the training split), each read at the teacher's
+    own rate, written atomically to ``cache_dir`` under a name made of the teacher, the dataset and
+    the clip count: ``--resume`` finds them instead of computing them again."""
+    import io
+
+    from dub_dataset.fileio import atomic_write_bytes
+
+    from .evaluate import dataset_logits, load_classifier
+
+    for teacher in args.teachers:
+        path = _teacher_cache(args, teacher, len(ds), cache_dir)
+        if path.is_file():
+            continue
+        m, fe, _ = load_classifier(teacher, task.name)
+        names = [m.config.id2label[i] for i in range(m.config.num_labels)]
+        if names != list(task.labels):
+            raise ValueError(f"--teacher {teacher}: its labels {names} are not the {task.name} task's {list(task.labels)}")
+        t0 = time.perf_counter()
+        z = dataset_logits(m, fe, ds, batch_size=256).astype(np.float32)
+        log(f"teacher {teacher}: {len(z)} training clips at {fe.sampling_rate} Hz in {time.perf_counter() - t0:.0f} s")
+        buf = io.BytesIO()
+        np.savez(buf, logits=z, teacher=np.array(teacher), dataset=np.array(str(args.dataset)))
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(path, buf.getvalue())
+
+
+def teacher_probs(args: TrainArgs, task: Task, n: int, cache_dir: Path) -> np.ndarray:
+    """The teachers' probabilities at ``distill_temperature``, averaged: float32 [n, labels]."""
+    import torch
+
+    probs = []
+    for teacher in args.teachers:
+        path = _teacher_cache(args, teacher, n, cache_dir)
+        z = np.load(path)["logits"]
+        if z.shape != (n, len(task.labels)):
+            raise ValueError(f"{path}: cached logits of shape {z.shape}, expected {(n, len(task.labels))}; delete it")
+        probs.append(torch.softmax(torch.from_numpy(z) / args.distill_temperature, dim=-1).numpy())
+    return np.mean(probs, axis=0).astype(np.float32)
+
+
+def distill_loss(logits, y, q, weight: float, temperature: float):
+    """(1 - weight) x cross-entropy on the labels + weight x T^2 x KL(teachers || model) at
+    temperature T (the T^2 keeps the soft targets' gradients at the labels' scale)."""
+    import torch.nn.functional as F
+
+    logits = logits.float()
+    soft = F.kl_div(F.log_softmax(logits / temperature, dim=-1), q.to(logits.device), reduction="batchmean")
+    return (1 - weight) * F.cross_entropy(logits, y) + weight * temperature ** 2 * soft
+
+
 # -- training -----------------------------------------------------------------------------------
 def model_sample_rate(args: TrainArgs, task: Task) -> int:
     """The rate the model will read: ``--sample-rate``, else the ``--init-from`` model's, else 16 kHz.
@@ -504,6 +565,17 @@ def training_function(args: TrainArgs) -> dict:
         raise ValueError(f"--mixup {args.mixup:g}: the alpha of a Beta draw, 0 (off) or more")
     if (args.mix_same or args.mixup) and (task.multi_label or task.kind == "transcription"):
         raise ValueError("--mix-same and --mixup: single-label classifiers only (drums, instrument)")
+    if args.teachers:
+        if task.multi_label or task.kind == "transcription":
+            raise ValueError("--teacher: distillation trains single-label classifiers only (drums, instrument)")
+        if args.stream:
+            raise ValueError("--teacher: distillation needs a --dataset (the teachers score its training clips once)")
+        if args.mix_same or args.mixup:
+            raise ValueError("--teacher: not with --mix-same or --mixup (a mixed clip has no teacher targets)")
+        if not 0 < args.distill <= 1:
+            raise ValueError(f"--distill {args.distill:g}: the soft targets' weight in the loss, above 0 and at most 1")
+        if not args.distill_temperature > 0:
+            raise ValueError(f"--distill-temperature {args.distill_temperature:g}: a temperature above 0")
     if args.num_threads:
         torch.set_num_threads(args.num_threads)
     out = Path(args.output_dir)
@@ -518,6 +590,11 @@ def training_function(args: TrainArgs) -> dict:
     if fe_raw is not None:
         fe_raw.do_normalize = False
     maker, ds = load_splits(args, task)
+    if args.teachers:  # before the features: a teacher with other labels fails fast
+        cache = out / "run" / "teachers"
+        if accelerator.is_main_process:
+            cache_teacher_logits(args, task, ds["train"], cache, accelerator.print)
+        accelerator.wait_for_everyone()
     data = {}
     if ds is not None:
         for split in ("train", "validation", "test"):
@@ -532,6 +609,8 @@ def training_function(args: TrainArgs) -> dict:
                 "test": stream_split(maker, task, fe_raw, "test", n_eval, 0)}
     # AST normalises features by dataset statistics: measured on the training split and stored in
     # the preprocessor config, so inference (pipeline, dub classify) applies the same.
+    if args.teachers:  # the soft targets ride with each training clip through the shuffled loader
+        data["train"] = (*data["train"], teacher_probs(args, task, len(data["train"][1]), cache))
     mean, std = normalisation(data["train"][0])
     transcription = task.kind == "transcription"
     fe = None if transcription else feature_extractor(task, mean=mean, std=std, sample_rate=args.sample_rate)
@@ -543,7 +622,7 @@ def training_function(args: TrainArgs) -> dict:
             x[lo:lo + 1024] = (x[lo:lo + 1024].astype(np.float32) - mean) / (2 * std)
         return x
 
-    data = {s: (renorm(x), y) for s, (x, y) in data.items()}
+    data = {s: (renorm(v[0]), *v[1:]) for s, v in data.items()}
     # spectral_eq works in normalised feature units: a dB of power is ln(10)/10 in the log-mel.
     eq_unit = math.log(10) / 10 / (2 * std)
     eq_floor = (math.log(MEL_FLOOR) - mean) / (2 * std)
@@ -607,7 +686,9 @@ def training_function(args: TrainArgs) -> dict:
             else:
                 x = spec_augment(x.float(), args.spec_augment)
             with accelerator.accumulate(model):
-                if args.mixup:  # both labels, weighed by their shares
+                if args.teachers:  # labels and the teachers' soft targets
+                    loss = distill_loss(model(input_values=x).logits, y, batch[2], args.distill, args.distill_temperature)
+                elif args.mixup:  # both labels, weighed by their shares
                     logp = torch.log_softmax(model(input_values=x).logits.float(), dim=-1)
                     own = own.to(logp.device)
                     loss = -(own * logp.gather(1, y[:, None]).squeeze(1)

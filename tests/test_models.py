@@ -548,3 +548,52 @@ def test_a_model_trained_at_32_khz_reads_every_file_at_its_own_rate(drums_ds, tm
     with pytest.raises(ValueError, match="reads 32000 Hz audio"):
         training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "again"), epochs=1,
                                     init_from=str(out), sample_rate=16000, tracker=None))
+
+
+def test_distillation_learns_the_teachers_answers_clip_by_clip(trained, drums_ds, tmp_path):
+    """``--teacher``: a teacher whose output rows are shifted by one class answers "class c + 1" where
+    the trained model answers c. A student trained on its soft targets alone (``distill=1``: no label
+    in the loss) learns the shifted answers on held-out clips; soft targets misaligned with their
+    clips (a shuffled loader) or ignored would leave it at chance or on the true labels. The teacher's
+    logits are cached for --resume, and a teacher with other labels is refused."""
+    from safetensors.numpy import load_file, save_file
+
+    from dub_models.evaluate import classifier_logits
+    from dub_models.train import TrainArgs, training_function
+
+    src, _ = trained
+    shifted = tmp_path / "shifted"
+    shifted.mkdir()
+    for name in ("config.json", "preprocessor_config.json"):
+        (shifted / name).write_bytes((src / name).read_bytes())
+    w = load_file(src / "model.safetensors")
+    for k in ("classifier.weight", "classifier.bias"):  # row j answers what row j - 1 answered
+        w[k] = np.roll(w[k], 1, axis=0)
+    save_file(w, shifted / "model.safetensors")
+    out = tmp_path / "student"
+    res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(out), epochs=6, arch="cnn",
+                                      batch_size=32, lr=2e-3, tracker=None, num_threads=2, seed=3,
+                                      teachers=[str(shifted)], distill=1.0))
+    _, _, _, teacher_z, y = classifier_logits(str(shifted), str(drums_ds), "drums", "test")
+    _, _, _, student_z, _ = classifier_logits(str(out), str(drums_ds), "drums", "test")
+    agree = float((student_z.argmax(1) == teacher_z.argmax(1)).mean())
+    assert agree > 3 / 12, agree
+    assert float((student_z.argmax(1) == (y + 1) % 12).mean()) > float((student_z.argmax(1) == y).mean())
+    assert res["test"]["accuracy"] < agree  # scored on the true labels, which it never saw
+    cached = list((out / "run" / "teachers").glob("teacher-*.npz"))
+    assert len(cached) == 1 and np.load(cached[0])["logits"].shape[1] == 12
+    assert f"distilled from `{shifted}`" in (out / "README.md").read_text()
+    effects = tmp_path / "effects_labels"
+    effects.mkdir()
+    cfg = json.loads((src / "config.json").read_text())
+    cfg["id2label"] = {str(i): n for i, n in enumerate(reversed([cfg["id2label"][str(i)] for i in range(12)]))}
+    cfg["label2id"] = {n: int(i) for i, n in cfg["id2label"].items()}
+    (effects / "config.json").write_text(json.dumps(cfg))
+    for name in ("preprocessor_config.json", "model.safetensors"):
+        (effects / name).write_bytes((src / name).read_bytes())
+    with pytest.raises(ValueError, match="are not the drums task's"):
+        training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "bad"), epochs=1,
+                                    arch="cnn", tracker=None, teachers=[str(effects)]))
+    with pytest.raises(ValueError, match="--distill 0: the soft targets' weight"):
+        training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "bad"), epochs=1,
+                                    tracker=None, teachers=[str(src)], distill=0.0))
