@@ -607,10 +607,10 @@ def training_function(args: TrainArgs) -> dict:
         data = {"train": stream_split(maker, task, fe_raw, "train", args.stream_examples, 0),
                 "validation": stream_split(maker, task, fe_raw, "validation", n_eval, 0),
                 "test": stream_split(maker, task, fe_raw, "test", n_eval, 0)}
-    # AST normalises features by dataset statistics: measured on the training split and stored in
-    # the preprocessor config, so inference (pipeline, dub classify) applies the same.
     if args.teachers:  # the soft targets ride with each training clip through the shuffled loader
         data["train"] = (*data["train"], teacher_probs(args, task, len(data["train"][1]), cache))
+    # AST normalises features by dataset statistics: measured on the training split and stored in
+    # the preprocessor config, so inference (pipeline, dub classify) applies the same.
     mean, std = normalisation(data["train"][0])
     transcription = task.kind == "transcription"
     fe = None if transcription else feature_extractor(task, mean=mean, std=std, sample_rate=args.sample_rate)
