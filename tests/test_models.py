@@ -525,7 +525,7 @@ def test_a_model_trained_at_32_khz_reads_every_file_at_its_own_rate(drums_ds, tm
     from dub_models.train import TrainArgs, training_function
 
     out = tmp_path / "m32"
-    res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(out), epochs=6, arch="cnn",
+    res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(out), epochs=4, arch="cnn",
                                       batch_size=32, lr=2e-3, tracker=None, num_threads=2, sample_rate=32000))
     pre = json.loads((out / "preprocessor_config.json").read_text())
     assert pre["sampling_rate"] == 32000 and pre["feature_extractor_type"] == "DubFeatureExtractor"
