@@ -464,10 +464,11 @@ def _teacher_cache(args: TrainArgs, teacher: str, n: int, cache_dir: Path) -> Pa
     return cache_dir / f"teacher-{hashlib.sha1(f'{teacher}|{args.dataset}|{n}'.encode()).hexdigest()[:16]}.npz"
 
 
-def cache_teacher_logits(args: TrainArgs, task: Task, ds, cache_dir: Path, log=print) -> None:
+def cache_teacher_logits(args: TrainArgs, task: Task, ds, cache_dir: Path, log=print, reuse: bool = False) -> None:
     """Each teacher's logits on the clips of ``ds`` (the training split), each read at the teacher's
     own rate, written atomically to ``cache_dir`` under a name made of the teacher, the dataset and
-    the clip count: ``--resume`` finds them instead of computing them again."""
+    the clip count. With ``reuse`` (``--resume``) a file already there is kept; a fresh run computes
+    them again, so a teacher or dataset rewritten in place since the last run is not read stale."""
     import io
 
     from dub_dataset.fileio import atomic_write_bytes
@@ -476,7 +477,7 @@ def cache_teacher_logits(args: TrainArgs, task: Task, ds, cache_dir: Path, log=p
 
     for teacher in args.teachers:
         path = _teacher_cache(args, teacher, len(ds), cache_dir)
-        if path.is_file():
+        if reuse and path.is_file():
             continue
         m, fe, _ = load_classifier(teacher, task.name)
         names = [m.config.id2label[i] for i in range(m.config.num_labels)]
@@ -593,7 +594,7 @@ def training_function(args: TrainArgs) -> dict:
     if args.teachers:  # before the features: a teacher with other labels fails fast
         cache = out / "run" / "teachers"
         if accelerator.is_main_process:
-            cache_teacher_logits(args, task, ds["train"], cache, accelerator.print)
+            cache_teacher_logits(args, task, ds["train"], cache, accelerator.print, reuse=args.resume)
         accelerator.wait_for_everyone()
     data = {}
     if ds is not None:

@@ -558,8 +558,10 @@ def test_distillation_learns_the_teachers_answers_clip_by_clip(trained, drums_ds
     logits are cached for --resume, and a teacher with other labels is refused."""
     from safetensors.numpy import load_file, save_file
 
+    from dub_dataset import load_dub_dataset
     from dub_models.evaluate import classifier_logits
-    from dub_models.train import TrainArgs, training_function
+    from dub_models.tasks import get_task
+    from dub_models.train import TrainArgs, cache_teacher_logits, teacher_probs, training_function
 
     src, _ = trained
     shifted = tmp_path / "shifted"
@@ -580,20 +582,31 @@ def test_distillation_learns_the_teachers_answers_clip_by_clip(trained, drums_ds
     assert agree > 3 / 12, agree
     assert float((student_z.argmax(1) == (y + 1) % 12).mean()) > float((student_z.argmax(1) == y).mean())
     assert res["test"]["accuracy"] < agree  # scored on the true labels, which it never saw
-    cached = list((out / "run" / "teachers").glob("teacher-*.npz"))
+    cache = out / "run" / "teachers"
+    cached = list(cache.glob("teacher-*.npz"))
     assert len(cached) == 1 and np.load(cached[0])["logits"].shape[1] == 12
+    # a cache file that does not fit the split is named; --resume keeps the file, a fresh run rewrites it
+    args = TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(out), teachers=[str(shifted)])
+    train = load_dub_dataset(str(drums_ds), "drums", split="train")
+    np.savez(cached[0], logits=np.zeros((3, 12), np.float32))
+    cache_teacher_logits(args, get_task("drums"), train, cache, reuse=True)
+    with pytest.raises(ValueError, match="cached logits of shape"):
+        teacher_probs(args, get_task("drums"), len(train), cache)
+    cache_teacher_logits(args, get_task("drums"), train, cache, reuse=False)
+    q = teacher_probs(args, get_task("drums"), len(train), cache)
+    assert q.shape == (len(train), 12) and np.allclose(q.sum(1), 1, atol=1e-5)
     assert f"distilled from `{shifted}`" in (out / "README.md").read_text()
-    effects = tmp_path / "effects_labels"
-    effects.mkdir()
+    reordered = tmp_path / "reordered_labels"
+    reordered.mkdir()
     cfg = json.loads((src / "config.json").read_text())
     cfg["id2label"] = {str(i): n for i, n in enumerate(reversed([cfg["id2label"][str(i)] for i in range(12)]))}
     cfg["label2id"] = {n: int(i) for i, n in cfg["id2label"].items()}
-    (effects / "config.json").write_text(json.dumps(cfg))
+    (reordered / "config.json").write_text(json.dumps(cfg))
     for name in ("preprocessor_config.json", "model.safetensors"):
-        (effects / name).write_bytes((src / name).read_bytes())
+        (reordered / name).write_bytes((src / name).read_bytes())
     with pytest.raises(ValueError, match="are not the drums task's"):
         training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "bad"), epochs=1,
-                                    arch="cnn", tracker=None, teachers=[str(effects)]))
+                                    arch="cnn", tracker=None, teachers=[str(reordered)]))
     with pytest.raises(ValueError, match="--distill 0: the soft targets' weight"):
         training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "bad"), epochs=1,
                                     tracker=None, teachers=[str(src)], distill=0.0))
