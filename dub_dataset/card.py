@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from .constants import DRUM_CLASS_NOTES, KIT_KEY_CLASSES, KIT_KEYS_LEFT_OUT, KIT_NAME_KEY_CLASSES, SAME_SOUND_NOTES, SPLITS
+import shlex
+
+from .constants import (CLIP_S, DRUM_CLASS_NOTES, ENGINES, IMAGE_KINDS, KIT_KEY_CLASSES, KIT_KEYS_LEFT_OUT,
+                        KIT_NAME_KEY_CLASSES, SAME_SOUND_NOTES, SAMPLE_RATE, SPLITS)
 
 _CONFIG_TEXT = {
     "drums": "one drum or percussion hit per example (GM notes 35-81), balanced over 12 coarse classes",
@@ -19,6 +22,41 @@ def spec_changes(base: dict, other: dict) -> str:
     def show(v):
         return f"{v:g}" if isinstance(v, float) else str(v)
     return ", ".join(f"{k} {show(b[k])}" for k in sorted(b) if a.get(k) != b[k]) or "nothing"
+
+
+def generate_command(config: str, spec: dict, num_examples: int) -> str:
+    """The ``dub generate`` command that draws the examples of ``spec`` (a Spec as a dict, as dub.json
+    stores it): every option that differs from the command's default, paths as they were given."""
+    from .effects import STEP_NAMES, AugmentConfig
+
+    aug, default = spec.get("augment", {}), AugmentConfig().to_dict()
+    parts = [f"dub generate --config {config} --num-examples {num_examples} --seed {spec['seed']}"]
+    if spec.get("sample_rate", SAMPLE_RATE) != SAMPLE_RATE:
+        parts.append(f"--sample-rate {spec['sample_rate']}")
+    if spec.get("render_oversample", 1) != 2:  # absent: written before the field, rendered without it
+        parts.append(f"--render-oversample {spec.get('render_oversample', 1)}")
+    if spec.get("clip_s") not in (None, CLIP_S.get(config)):
+        parts.append(f"--clip-seconds {spec['clip_s']:g}")
+    if aug and all(not aug.get(k) for k in STEP_NAMES):
+        parts.append("--dry")
+    if aug.get("max_pitch_shift_cents", default["max_pitch_shift_cents"]) != default["max_pitch_shift_cents"]:
+        parts.append(f"--max-pitch-shift-cents {aug['max_pitch_shift_cents']:g}")
+    for name, w in (spec.get("font_weights") or {}).items():
+        parts.append(f"--font-weight {name}={w:g}")
+    if spec.get("split_by", "auto") != "auto":
+        parts.append(f"--split-by {spec['split_by']}")
+    if tuple(spec.get("engines", ENGINES)) != ENGINES:
+        parts.append(f"--engines {','.join(spec['engines'])}")
+    if tuple(spec.get("images", IMAGE_KINDS)) != IMAGE_KINDS:
+        parts.append(f"--images {','.join(spec['images']) or repr('')}")
+    parts += [f"--soundfont {shlex.quote(str(f))}" for f in spec.get("soundfonts") or []]
+    kits = spec.get("drumkits")
+    parts += [f"--drumkit {shlex.quote(str(k))}" for k in kits or []]
+    if kits == [] and spec.get("soundfonts") is None:
+        parts.append("--drumkit ''")  # the system's fonts without their recorded kits
+    if spec.get("sample_dir"):
+        parts.append(f"--sample-dir {shlex.quote(str(spec['sample_dir']))}")
+    return " ".join(parts)
 
 
 def split_spec_phrases(m: dict) -> list[str]:
@@ -79,8 +117,8 @@ def dataset_card(meta: dict) -> str:
         lines += [f"## Config `{name}`", "", _CONFIG_TEXT.get(name, ""), "",
                   "| split | examples |", "| --- | --- |"]
         lines += [f"| {s} | {m['split_sizes'][s]} |" for s in SPLITS]
-        lines += ["", f"- Made with: `dub generate --config {name} --seed {spec['seed']} "
-                      f"--num-examples {sum(m['split_sizes'].values())}` (dub {m['dub_version']}), "
+        lines += ["", f"- Made with: `{generate_command(name, spec, sum(m['split_sizes'].values()))}` "
+                      f"(dub {m['dub_version']}), "
                       f"{spec['sample_rate']} Hz, {spec['clip_s']} s clips, engines: {', '.join(spec['engines'])}, "
                       f"images: {', '.join(spec['images'])}.",
                   *split_spec_lines(m),

@@ -436,7 +436,7 @@ def evaluate(model, loader, accelerator, task, notes=None) -> tuple[dict, np.nda
 
 def describe_data(args: TrainArgs, task: Task) -> str:
     """How the training data was made, from the dataset's dub.json when it is a local folder."""
-    from dub_dataset.card import split_spec_phrases
+    from dub_dataset.card import generate_command, split_spec_phrases
 
     meta_path = Path(args.dataset or "") / "dub.json"
     if args.stream or not meta_path.is_file():
@@ -446,9 +446,8 @@ def describe_data(args: TrainArgs, task: Task) -> str:
         return f"`{args.dataset}`"
     spec, sizes = m["spec"], m["split_sizes"]
     fonts = {s: sorted({src.split(" / ")[0] for src in m["sources"].get(s, [])}) for s in sizes}
-    return (f"a dub dataset made with `dub generate --config {task.dataset_config} --num-examples "
-            f"{sum(sizes.values())} --seed {spec['seed']} --max-pitch-shift-cents "
-            f"{spec['augment']['max_pitch_shift_cents']:g}` (dub {m['dub_version']}; engines "
+    return (f"a dub dataset made with `{generate_command(task.dataset_config, spec, sum(sizes.values()))}` "
+            f"(dub {m['dub_version']}; engines "
             f"{', '.join(spec['engines'])}; held out by {m['split_rule']}: "
             + "; ".join(f"{s} {sizes[s]} examples from {', '.join(fonts[s]) or '-'}" for s in sizes)
             + "".join(f"; {n} kit keys of {f} that play a held-out recording left out of training"

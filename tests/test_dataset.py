@@ -151,6 +151,34 @@ def test_splits_written_apart_with_other_augmentation(tmp_path, small_fonts):
         generate(narrow, 30, tmp_path / "empty", progress=False, splits=("test",))
 
 
+def test_the_cards_command_makes_the_same_bytes(tmp_path, small_fonts):
+    """The "Made with" command of a dataset's card (and of a model card's data line) names every
+    option that differs from the default, so running it gives the dataset again, byte for byte."""
+    import re
+    import shlex
+
+    from dub_dataset.effects import AugmentConfig
+    from dub_models.cli import main
+    from dub_models.tasks import get_task
+    from dub_models.train import TrainArgs, describe_data
+
+    spec = Spec("drums", seed=2, soundfonts=small_fonts, drumkits=[], images=(), sample_rate=22050,
+                render_oversample=1, clip_s=1.0, augment=AugmentConfig(max_pitch_shift_cents=150))
+    generate(spec, 12, tmp_path / "a", progress=False)
+    card = (tmp_path / "a" / "README.md").read_text()
+    command = re.search(r"Made with: `([^`]+)`", card).group(1)
+    for option in ("--sample-rate 22050", "--render-oversample 1", "--clip-seconds 1", "--max-pitch-shift-cents 150",
+                   "--images ''", "--num-examples 12 --seed 2"):
+        assert option in command, (option, command)
+    model_card = describe_data(TrainArgs(task="drums", dataset=str(tmp_path / "a"), output_dir=str(tmp_path)),
+                               get_task("drums"))
+    assert f"made with `{command}`" in model_card
+    argv = shlex.split(command)
+    assert argv[:2] == ["dub", "generate"]
+    assert main(argv[1:] + ["--out", str(tmp_path / "b"), "--quiet"]) == 0
+    assert digests(tmp_path / "b") == digests(tmp_path / "a") and digests(tmp_path / "a")
+
+
 def test_interrupted_run_leaves_no_half_dataset_and_resumes(tmp_path, small_fonts):
     out = tmp_path / "ds"
     cmd = [sys.executable, "-m", "dub_models.cli", "generate", "--config", "notes", "--num-examples", "120",
