@@ -141,7 +141,7 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
 
 A classifier that labels a
 {task.clip_s:g} s clip at {(getattr(args, "sample_rate", None) or 16000) / 1000:g} kHz with **{task.name}** classes: {", ".join(task.labels[:16])}{" ..." if len(task.labels) > 16 else ""}.
-{"Multi-label: each effect is scored independently (sigmoid) and is active at its own threshold (`label_thresholds` in `config.json`, picked for the best F1 on the validation split; the held-out scores use them); `dry` means no effect." if task.multi_label else ""}
+{"Multi-label: each effect is scored independently (sigmoid) and is active at its own threshold (`label_thresholds` in `config.json`, picked for the best F1 on the validation split; the held-out scores use them); `dry` means no effect, and it and the effects exclude each other (a clip over both thresholds keeps the side further above its threshold)." if task.multi_label else ""}
 
 ```python
 {"import dub_models  # registers the dub-cnn architecture with transformers" + chr(10) if is_cnn else ""}from transformers import pipeline

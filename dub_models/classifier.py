@@ -16,7 +16,7 @@ import numpy as np
 
 from dub_dataset.constants import GM_FAMILIES, SAMPLE_RATE, SILENCE_PEAK
 
-from .tasks import Task, family_of_program, get_task
+from .tasks import DRY, Task, family_of_program, get_task
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 
@@ -134,6 +134,27 @@ def label_thresholds(config) -> np.ndarray:
     return np.array([float(named.get(config.id2label[i], 0.5)) for i in range(config.num_labels)])
 
 
+def exclusive_decode(active: np.ndarray, margin: np.ndarray, k: int | None) -> np.ndarray:
+    """Active labels [N, L] (bool) where label ``k`` (``dry``: no effect) and the others exclude each
+    other: a clip given both keeps the side whose best ``margin`` (sigmoid score minus threshold) is
+    larger. ``k`` None: ``active`` as it is."""
+    active = np.array(active, dtype=bool, copy=True)
+    if k is None:
+        return active
+    others = np.delete(np.arange(active.shape[1]), k)
+    both = active[:, k] & active[:, others].any(1)
+    k_wins = margin[:, k] > margin[:, others].max(1)
+    active[np.ix_(both & k_wins, others)] = False
+    active[both & ~k_wins, k] = False
+    return active
+
+
+def exclusive_label(labels) -> int | None:
+    """The index of the label that excludes the others (``dry``), if the labels have it."""
+    labels = list(labels)
+    return labels.index(DRY) if DRY in labels else None
+
+
 def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3, sample_rate: int | None = None) -> list[dict]:
     """Top labels per mono array at ``sample_rate`` (None: the model's own,
     ``pipe.feature_extractor.sampling_rate``; other rates are resampled). Silence is reported, not classified."""
@@ -159,7 +180,12 @@ def classify_arrays(pipe, arrays: list[np.ndarray], top_k: int = 3, sample_rate:
             order = np.argsort(-fam)[:top_k]
             res["families"] = [{"label": GM_FAMILIES[i], "score": float(fam[i])} for i in order]
         if multi:
-            res["active"] = [s["label"] for s in scores if s["score"] >= th[pipe.model.config.label2id[s["label"]]]]
+            ids = [pipe.model.config.label2id[s["label"]] for s in scores]
+            prob = np.zeros(num)
+            prob[ids] = [s["score"] for s in scores]
+            names = [pipe.model.config.id2label[i] for i in range(num)]
+            on = exclusive_decode((prob >= th)[None], (prob - th)[None], exclusive_label(names))[0]
+            res["active"] = [s["label"] for s, i in zip(scores, ids) if on[i]]  # by score
         results.append(res)
     return results
 

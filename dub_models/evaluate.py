@@ -263,7 +263,7 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
     each augmentation (``by_effect``: "none" are the clean ones), of each GM family (``by_family``, pitched
     data) and from each source (``by_source``: "SoundFont / preset"), and the commonest confusions.
     A multi-label model's labels are active at its own thresholds (``label_thresholds``, else 0.5)."""
-    from .classifier import label_thresholds
+    from .classifier import exclusive_label, label_thresholds
     from .train import metrics, multi_label_pred, named_thresholds
 
     m, task, ds, logits, y = classifier_logits(model, dataset, task, split, num_examples, batch_size)
@@ -277,7 +277,7 @@ def evaluate_classifier(dataset: str, task: str | None = None, model=None, split
     result = {"model": str(model), "dataset": str(dataset), "split": split, "task": task.name,
               **scores(np.ones(len(y), bool)), "by_effect": {}}
     if task.multi_label:  # each label alone: what "f1_micro" averages over
-        pred, truth = multi_label_pred(logits, th), y > 0.5
+        pred, truth = multi_label_pred(logits, th, exclusive_label(task.labels)), y > 0.5
         result["per_label"] = {}
         tp, fp, fn = (pred & truth).sum(0), (pred & ~truth).sum(0), (~pred & truth).sum(0)
         for i, name in enumerate(task.labels):

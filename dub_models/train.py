@@ -20,6 +20,7 @@ import numpy as np
 
 from dub_dataset.constants import SAMPLE_RATE
 
+from .classifier import exclusive_decode, exclusive_label
 from .features import MEL_FLOOR, save_feature_extractor
 from .tasks import Task, get_task, targets
 
@@ -316,12 +317,17 @@ def mix_batch(x, y, unit: float, mix_same: float = 0.0, mixup: float = 0.0):
 THRESHOLD_GRID = tuple(round(0.05 * i, 2) for i in range(1, 20))  # sigmoid scores 0.05 ... 0.95
 
 
-def multi_label_pred(logits: np.ndarray, thresholds=None) -> np.ndarray:
-    """Active labels: sigmoid score at or above each label's threshold (0.5 where ``thresholds`` is None)."""
-    if thresholds is None:
-        return logits > 0
-    th = np.clip(np.asarray(thresholds, dtype=np.float64), 1e-6, 1 - 1e-6)
-    return logits >= np.log(th / (1 - th))  # sigmoid(logit) >= th, without overflow
+def multi_label_pred(logits: np.ndarray, thresholds=None, exclusive: int | None = None) -> np.ndarray:
+    """Active labels: sigmoid score at or above each label's threshold (0.5 where ``thresholds`` is None);
+    with ``exclusive`` (the index of ``dry``), that label and the others exclude each other
+    (``classifier.exclusive_decode``)."""
+    th = np.full(logits.shape[-1:], 0.5) if thresholds is None else np.asarray(thresholds, dtype=np.float64)
+    th = np.clip(th, 1e-6, 1 - 1e-6)
+    pred = logits >= np.log(th / (1 - th))  # sigmoid(logit) >= th, without overflow
+    if exclusive is None:
+        return pred
+    margin = 1 / (1 + np.exp(-np.clip(logits, -60, 60))) - th
+    return exclusive_decode(pred, margin, exclusive)
 
 
 def tune_label_thresholds(logits: np.ndarray, y: np.ndarray, grid=THRESHOLD_GRID) -> np.ndarray:
@@ -346,7 +352,7 @@ def named_thresholds(labels, thresholds) -> dict[str, float]:
 def metrics(task: Task, logits: np.ndarray, y: np.ndarray, thresholds=None) -> dict:
     """The task's scores. Multi-label: ``thresholds`` per label on sigmoid scores (None: 0.5)."""
     if task.multi_label:
-        pred = multi_label_pred(logits, thresholds)
+        pred = multi_label_pred(logits, thresholds, exclusive_label(task.labels))
         tp = float((pred & (y > 0.5)).sum())
         fp, fn = float((pred & (y < 0.5)).sum()), float((~pred & (y > 0.5)).sum())
         out = {"f1_micro": 2 * tp / max(1.0, 2 * tp + fp + fn), "exact_match": float((pred == (y > 0.5)).all(1).mean())}
@@ -375,7 +381,8 @@ def confusion(task: Task, logits: np.ndarray, y: np.ndarray, thresholds=None) ->
     from dub_dataset.constants import GM_FAMILIES
 
     if task.multi_label:
-        truth, pred = (y > 0.5).astype(np.int64), multi_label_pred(logits, thresholds).astype(np.int64)
+        pred = multi_label_pred(logits, thresholds, exclusive_label(task.labels)).astype(np.int64)
+        truth = (y > 0.5).astype(np.int64)
         cm = truth.T @ (pred * (1 - truth))  # zero on the diagonal
         cm[np.diag_indices_from(cm)] = (truth * pred).sum(0)
         return cm, list(task.labels), truth.sum(0)

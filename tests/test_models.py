@@ -480,12 +480,22 @@ def test_label_thresholds_pick_each_labels_best_f1():
     assert (multi_label_pred(logits) == (logits > 0)).all()
     assert (multi_label_pred(logits, np.full(8, 0.3)) == (1 / (1 + np.exp(-logits)) >= 0.3)).all()
     # positives score 0.31-0.45, negatives 0.01-0.18: at 0.5 nothing is found, the picked thresholds find all
+    task = get_task("effects")
+    dry = task.labels.index("dry")
     y = (rng.random((400, 8)) < 0.3).astype(np.float32)
+    y[:, dry] = np.delete(y, dry, axis=1).sum(1) == 0  # dry: no effect, as the dataset's labels say
     shifted = np.where(y > 0.5, rng.uniform(-0.8, -0.2, y.shape), rng.uniform(-5, -1.5, y.shape))
     th = tune_label_thresholds(shifted, y)
     assert ((th >= 0.2) & (th <= 0.3)).all()
-    task = get_task("effects")
     assert metrics(task, shifted, y)["f1_micro"] == 0 and metrics(task, shifted, y, th)["f1_micro"] == 1.0
+    # dry and the effects exclude each other: the side further above its threshold stays
+    reverb = task.labels.index("reverb")
+    scores = np.full((2, 8), 0.01)
+    scores[0, [dry, reverb]] = 0.9, 0.6
+    scores[1, [dry, reverb]] = 0.6, 0.95
+    pred = multi_label_pred(np.log(scores / (1 - scores)), np.full(8, 0.5), dry)
+    assert pred.sum(1).tolist() == [1, 1] and pred[0, dry] and pred[1, reverb]
+    assert multi_label_pred(np.log(scores / (1 - scores)), np.full(8, 0.5)).sum() == 4  # without the rule
 
 
 def test_multi_label_confusion_counts_rows_by_true_label(tmp_path):

@@ -97,8 +97,22 @@ def test_shipped_effects_model_hears_reverb_and_lowpass():
     # a label is active at its own threshold (picked on validation, in the config), not at 0.5
     th = pipe.model.config.label_thresholds
     assert set(th) == set(pipe.model.config.label2id) and any(t != 0.5 for t in th.values())
+    def expected(sc, th):
+        on = [k for k in sc if sc[k] >= th[k]]
+        if "dry" in on and len(on) > 1:  # dry (no effect) and the effects exclude each other
+            best = max((k for k in on if k != "dry"), key=lambda k: sc[k] - th[k])
+            on = ["dry"] if sc["dry"] - th["dry"] > sc[best] - th[best] else [k for k in on if k != "dry"]
+        return on
+
     for r, sc in zip(res, score):
-        assert r["active"] == [k for k in sc if sc[k] >= th[k]]
+        assert r["active"] == expected(sc, th)
+    low = {k: 0.01 for k in th}  # dry and some effect over their thresholds on both clips
+    pipe.model.config.label_thresholds = low
+    both = classify_arrays(pipe, [dry_note, wet], top_k=8)
+    assert all(sc["dry"] >= 0.01 and len([k for k in sc if sc[k] >= 0.01]) > 2 for sc in score)
+    for r, sc in zip(both, score):
+        assert r["active"] == expected(sc, low) and not ("dry" in r["active"] and len(r["active"]) > 1)
+    assert "reverb" in both[1]["active"] and "dry" not in both[1]["active"]
     pipe.model.config.label_thresholds = {**th, "reverb": 0.999}
     assert "reverb" not in classify_arrays(pipe, [wet], top_k=8)[0]["active"]
 
