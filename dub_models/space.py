@@ -217,7 +217,7 @@ def classify(audio_path, task):
     if task == "instrument":
         detail = "GM program: " + ", ".join(f"{s['label']} {s['score']:.2f}" for s in r["labels"])
     elif task == "effects":
-        detail = "Active (score at or above the label's threshold): " + (", ".join(r["active"]) or "none")
+        detail = "Active (score at or above the label's threshold; dry and the effects exclude each other): " + (", ".join(r["active"]) or "none")
     return {s["label"]: float(s["score"]) for s in labels}, detail
 
 
