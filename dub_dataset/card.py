@@ -42,7 +42,7 @@ def generate_command(config: str, spec: dict, num_examples: int) -> str:
     if aug.get("max_pitch_shift_cents", default["max_pitch_shift_cents"]) != default["max_pitch_shift_cents"]:
         parts.append(f"--max-pitch-shift-cents {aug['max_pitch_shift_cents']:g}")
     for name, w in (spec.get("font_weights") or {}).items():
-        parts.append(f"--font-weight {name}={w:g}")
+        parts.append(f"--font-weight {shlex.quote(f'{name}={w:g}')}")
     if spec.get("split_by", "auto") != "auto":
         parts.append(f"--split-by {spec['split_by']}")
     if tuple(spec.get("engines", ENGINES)) != ENGINES:
