@@ -330,18 +330,43 @@ def multi_label_pred(logits: np.ndarray, thresholds=None, exclusive: int | None 
     return exclusive_decode(pred, margin, exclusive)
 
 
-def tune_label_thresholds(logits: np.ndarray, y: np.ndarray, grid=THRESHOLD_GRID) -> np.ndarray:
+def tune_label_thresholds(logits: np.ndarray, y: np.ndarray, grid=THRESHOLD_GRID, exclusive: int | None = None,
+                          rounds: int = 3) -> np.ndarray:
     """Per label, the threshold of ``grid`` with the best F1 on these (validation) clips; ties go to
-    the one nearest 0.5."""
-    out = []
+    the one nearest 0.5. With ``exclusive`` (the index of ``dry``, which the decoding makes exclude the
+    effects: ``multi_label_pred``), the labels' thresholds interact, so they are then tuned together:
+    up to ``rounds`` passes over the labels, each moving one label's threshold to the grid value with
+    the best micro-F1 of the whole decoding (a move must gain; ties keep the threshold)."""
     truth = y > 0.5
+    out = []
     for i in range(logits.shape[1]):
         def f1(th):
             pred = multi_label_pred(logits[:, i], th)
             tp = float((pred & truth[:, i]).sum())
             return 2 * tp / max(1.0, 2 * tp + float((pred & ~truth[:, i]).sum()) + float((~pred & truth[:, i]).sum()))
         out.append(max(sorted(grid, key=lambda t: abs(t - 0.5)), key=f1))
-    return np.array(out)
+    out = np.array(out, dtype=np.float64)
+    if exclusive is None:
+        return out
+
+    def micro(th):
+        pred = multi_label_pred(logits, th, exclusive)
+        tp = float((pred & truth).sum())
+        return 2 * tp / max(1.0, float(pred.sum() + truth.sum()))
+
+    best = micro(out)
+    for _ in range(rounds):
+        moved = False
+        for i in range(len(out)):
+            for t in grid:
+                trial = out.copy()
+                trial[i] = t
+                score = micro(trial)
+                if score > best + 1e-12:
+                    out, best, moved = trial, score, True
+        if not moved:
+            break
+    return out
 
 
 def named_thresholds(labels, thresholds) -> dict[str, float]:

@@ -498,6 +498,28 @@ def test_label_thresholds_pick_each_labels_best_f1():
     assert multi_label_pred(np.log(scores / (1 - scores)), np.full(8, 0.5)).sum() == 4  # without the rule
 
 
+def test_thresholds_are_tuned_together_under_the_dry_rule():
+    """With dry and the effects excluding each other, one label's threshold changes what another's
+    decodes to: tuned together (the trainer's and --tune-thresholds' way), micro-F1 under the rule
+    beats the thresholds each picked alone on clips where dry is over-confident on effected ones."""
+    from dub_models.tasks import get_task
+    from dub_models.train import metrics, tune_label_thresholds
+
+    task = get_task("effects")
+    dry = task.labels.index("dry")
+    rng = np.random.default_rng(0)
+    n = 1000
+    y = (rng.random((n, 8)) < 0.15).astype(np.float32)
+    y[:, dry] = np.delete(y, dry, axis=1).sum(1) == 0
+    s = np.where(y > 0.5, rng.uniform(0.3, 0.5, y.shape), rng.uniform(0.0, 0.32, y.shape))  # weak effects
+    s[:, dry] = np.where(y[:, dry] > 0.5, rng.uniform(0.85, 0.99, n), rng.uniform(0.6, 0.97, n))
+    logits = np.log(s / (1 - s))
+    alone, together = tune_label_thresholds(logits, y), tune_label_thresholds(logits, y, exclusive=dry)
+    f1_alone, f1_together = (metrics(task, logits, y, th)["f1_micro"] for th in (alone, together))
+    assert f1_together > f1_alone + 0.01
+    assert set(together.tolist()) <= set(np.round(np.arange(0.05, 0.96, 0.05), 2).tolist())  # still grid values
+
+
 def test_multi_label_confusion_counts_rows_by_true_label(tmp_path):
     from PIL import Image
 
