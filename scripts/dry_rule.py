@@ -4,8 +4,8 @@ its threshold) against `dry` and the effects excluding each other (dub's decodin
 its threshold stays). Prints micro-F1 and exact match of both, side by side.
 
 With --tune DATASET:SPLIT (a validation split), a third column: the same rule with every label's
-threshold re-picked on that split together (dub's tuning since the rule: ``tune_label_thresholds`` with
-``exclusive``), against the model's own thresholds.
+threshold re-picked on that split together (``tune_label_thresholds`` with ``exclusive``), against the
+model's own thresholds (each picked by its own F1, as dub's trainer and --tune-thresholds do).
 
 Usage: python scripts/dry_rule.py MODEL DATASET:SPLIT [DATASET:SPLIT ...] [--tune DATASET:validation]
 """

@@ -500,8 +500,8 @@ def test_label_thresholds_pick_each_labels_best_f1():
 
 def test_thresholds_are_tuned_together_under_the_dry_rule():
     """With dry and the effects excluding each other, one label's threshold changes what another's
-    decodes to: tuned together (the trainer's and --tune-thresholds' way), micro-F1 under the rule
-    beats the thresholds each picked alone on clips where dry is over-confident on effected ones."""
+    decodes to: tuned together (``exclusive``, what scripts/dry_rule.py --tune measures), micro-F1 under
+    the rule beats the thresholds each picked alone on clips where dry is over-confident on effected ones."""
     from dub_models.tasks import get_task
     from dub_models.train import metrics, tune_label_thresholds
 
