@@ -170,6 +170,9 @@ SAMPLE_PACKS = (
     (FOXDOT_KIT_DIR := "~/.local/share/dub/drumkits/FoxDot", "FoxDot samples",
      FOXDOT_LICENSE := ("CC-BY-SA-4.0 (FoxDot 0.9.0's samples, Ryan Kirkbride; gathered from freesound.org (CC0), "
                         "TidalCycles' Dirt-Samples, Legowelt and a Game Boy kit, as FoxDot's README says)")),
+    # rendered by scripts/setup.sh from LMMS's DrumSynth presets (dub_dataset/dsfile.py)
+    (DRUMSYNTH_KIT_DIR := "~/.local/share/dub/drumkits/LMMS-DrumSynth", "LMMS DrumSynth presets",
+     DRUMSYNTH_LICENSE := "GPL-2+ (LMMS's DrumSynth presets, Debian lmms-common; rendered by dub)"),
 )
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".m4a", ".aiff", ".aif")
 SAMPLE_SUFFIXES = AUDIO_SUFFIXES + (".pat",)  # a drum kit's one-shots may also be GUS patches

@@ -127,6 +127,15 @@ def cmd_foxdot_kit(a) -> int:
     return 0
 
 
+def cmd_drumsynth_kit(a) -> int:
+    from dub_dataset.dsfile import drumsynth_sample_folder
+
+    files = drumsynth_sample_folder(a.source, a.out, seed=a.seed)
+    print(f"wrote {len(files)} rendered DrumSynth hits to {a.out} (dub generate --config drums finds it when it is "
+          f"~/.local/share/dub/drumkits/LMMS-DrumSynth; elsewhere: --drumkit system --drumkit {a.out})")
+    return 0
+
+
 def cmd_bank(a) -> int:
     from dub_dataset import Spec
     from dub_dataset.bank import export_bank, spec_of_dataset
@@ -530,6 +539,14 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("out", help="folder to write (files NNN_<folder>_<name>, NNN the GM key; replaced whole)")
     f.add_argument("--no-hash-check", action="store_true", help="accept an sdist other than FoxDot 0.9.0's")
     f.set_defaults(func=cmd_foxdot_kit)
+
+    f = sub.add_parser("drumsynth-kit", help="render LMMS's DrumSynth presets (.ds) whose names say a drum class "
+                       "into a training kit folder")
+    f.add_argument("source", nargs="?", default="/usr/share/lmms/samples/drumsynth",
+                   help="folder of .ds presets (default: Debian lmms-common's)")
+    f.add_argument("out", help="folder to write (files NNN_<folder>_<preset>.wav, NNN the GM key; replaced whole)")
+    f.add_argument("--seed", type=int, default=0, help="seed of the presets' noise")
+    f.set_defaults(func=cmd_drumsynth_kit)
 
     b = sub.add_parser("bank", help="write the dry drum hits of a drums config's split (a hit bank to train from elsewhere)")
     b.add_argument("out", help="folder to write (hits.flac, index.json)")

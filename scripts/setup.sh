@@ -106,4 +106,12 @@ if [ "${DUB_NO_PACKS:-0}" != 1 ] && [ ! -d "$FOX_DIR" ]; then
   fi
   rm -rf "$tmp"
 fi
+# LMMS's DrumSynth presets (Debian lmms-common, GPL-2+) that name a drum class, rendered by dub's own
+# DrumSynth reader into a training kit for the drums config (drum machines: TR-808/909/606, CR-78, Linn).
+DS_DIR=$HOME/.local/share/dub/drumkits/LMMS-DrumSynth  # constants.SAMPLE_PACKS
+if [ "${DUB_NO_PACKS:-0}" != 1 ] && [ ! -d "$DS_DIR" ] && [ -d /usr/share/lmms/samples/drumsynth ]; then
+  echo "[setup] rendering LMMS's DrumSynth presets into $DS_DIR"
+  .venv/bin/dub drumsynth-kit /usr/share/lmms/samples/drumsynth "$DS_DIR" \
+    || echo "[setup] warning: DrumSynth presets not rendered; the drums config trains without them" >&2
+fi
 echo "[setup] ready: .venv/bin/dub"
