@@ -111,8 +111,9 @@ def _wave(ph: np.ndarray, form: int) -> np.ndarray:
 
 
 def _active(n: int, end: float) -> np.ndarray:
-    """A section runs until the 1200-sample block in which its envelope's last point falls ends."""
-    stop = min(n, int(math.floor(max(end, 0.0) / 1200.0) + 1) * 1200)
+    """A section runs in 1200-sample blocks until the end of the block in which its envelope's last
+    point falls (the first block at least)."""
+    stop = min(n, max(1, math.ceil(max(end, 0.0) / 1200.0)) * 1200)
     m = np.zeros(n)
     m[:stop] = 1.0
     return m
