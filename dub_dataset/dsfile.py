@@ -11,7 +11,7 @@ filter with its own envelope over the overtones or the whole sum. Every envelope
 ``time,level`` points, the time in samples at 44.1 kHz (times ``Stretch``), the level in percent.
 
 ``render_ds`` is dub's own numpy reading of that voice (written from the format's behaviour in LMMS;
-levels are the squared slider values on a 16-bit scale, clipped at 32700). ``DS_KEYS`` labels the
+levels are the squared slider values on a 16-bit scale, clipped at 32700). ``ds_key`` labels the
 presets whose folder and name say one drum class (a kit machine's "Hat_c", "linn_kik", a user's
 "fattie_bd"); toms that do not say which tom, hats that do not say open or closed and
 sound effects are left out, so no hit carries a guessed label. ``drumsynth_sample_folder`` renders
@@ -26,12 +26,12 @@ from __future__ import annotations
 import math
 import os
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
 
 from .constants import DRUMSYNTH_LICENSE
+from .fileio import atomic_folder
 
 DS_SAMPLE_RATE = 44100  # envelope times are samples at this rate
 DS_SOURCE_DIR = "/usr/share/lmms/samples/drumsynth"
@@ -361,11 +361,8 @@ def drumsynth_sample_folder(source: str | os.PathLike, out: str | os.PathLike, s
     presets = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() == ".ds")
     if not presets:
         raise DrumSynthError(f"{source}: holds no .ds preset")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     names = []
-    try:
+    with atomic_folder(out) as tmp:
         for i, p in enumerate(presets):
             rel = p.relative_to(source).as_posix()
             key = ds_key(rel)
@@ -385,11 +382,5 @@ def drumsynth_sample_folder(source: str | os.PathLike, out: str | os.PathLike, s
         if not names:
             raise DrumSynthError(f"{source}: no preset has a folder and name that say one drum class")
         (tmp / "LICENSE").write_text(DRUMSYNTH_LICENSE + "\n\nRendered by dub_dataset/dsfile.py; the file names' "
-                                     "first three digits are the GM key each preset plays (DS_KEYS rules).\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+                                     "first three digits are the GM key each preset plays (ds_key).\n")
     return sorted(out / n for n in names)

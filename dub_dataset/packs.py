@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
 
 from .constants import AUDIO_SUFFIXES, FOXDOT_LICENSE
+from .fileio import atomic_folder
 
 FOXDOT_VERSION = "0.9.0"
 FOXDOT_SHA256 = "f5d21aaab19c62965e5a5465ca646f1bd6274d16afd3392d7e652914194dffb1"
@@ -118,10 +118,7 @@ def foxdot_sample_folder(source: str | os.PathLike, out: str | os.PathLike, chec
                         f"foxdot=={FOXDOT_VERSION})")
     if source.is_file() and check_hash and (digest := sha256_of(source)) != FOXDOT_SHA256:
         raise PackError(f"{source}: sha256 {digest} is not FoxDot {FOXDOT_VERSION}'s ({FOXDOT_SHA256})")
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with atomic_folder(out) as tmp:
         names, seen = [], set()
         for folder, name, read in _members(source):
             target = tmp / _flat_name(folder, name)
@@ -135,10 +132,4 @@ def foxdot_sample_folder(source: str | os.PathLike, out: str | os.PathLike, chec
             raise PackError(f"{source}: FoxDot's drum folders {', '.join(missing)} are missing")
         (tmp / "LICENSE").write_text(FOXDOT_LICENSE + "\n\nThe file names' first three digits are the GM key "
                                      "each one-shot plays (dub_dataset/packs.py, FOXDOT_KEYS).\n")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return sorted(out / n for n in names)
