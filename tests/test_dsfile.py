@@ -109,3 +109,23 @@ def test_the_rendered_kit_trains_the_drums_config():
     classes = {i.drum_class for i in ds.instruments}
     assert set(DRUM_CLASS_OF_NOTE.values()) <= classes | {"tom_low", "tom_mid", "tom_high"}
     assert len(ds.instruments) > 300
+
+
+def test_every_preset_lmms_ships_renders():
+    """All 764 presets, through every mode of the format (overtones added, FM, ring-modulated and
+    the TR-808 cymbal; the filter over everything; bit-crushing), render finite, audible, in range."""
+    from dub_dataset.dsfile import _num, parse_ds
+
+    modes, n = set(), 0
+    for p in sorted(DS.rglob("*.ds")):
+        d = parse_ds(p)
+        if int(_num(d, "overtones", "On", 0, True)) == 1:
+            modes.add(f"method{int(_num(d, 'overtones', 'Method', 2, True))}")
+        if int(_num(d, "distortion", "On", 0, True)) == 1:
+            modes.add("distortion")
+        if int(_num(d, "general", "Filter", 0, True)) == 1:
+            modes.add("filter")
+        y = render_ds(p)
+        assert np.isfinite(y).all() and 0 < np.abs(y).max() <= 1.0, p
+        n += 1
+    assert n > 700 and modes == {"method0", "method1", "method2", "method3", "distortion", "filter"}
