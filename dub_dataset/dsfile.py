@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ from .fileio import atomic_folder
 DS_SAMPLE_RATE = 44100  # envelope times are samples at this rate
 DS_SOURCE_DIR = "/usr/share/lmms/samples/drumsynth"
 _CLIP = 32700.0
+MAX_DS_SECONDS = 60  # LMMS's longest preset rings 7 s
 
 
 class DrumSynthError(ValueError):
@@ -146,6 +148,9 @@ def render_ds(path: str | os.PathLike, sample_rate: int = DS_SAMPLE_RATE, seed: 
                                         ("ot2", "overtones"), ("noiseband", "noiseband"),
                                         ("noiseband2", "noiseband2")) if on[s]] or [0.0])
     n = 2400 + 1200 * int(longest / 1200)
+    if n > MAX_DS_SECONDS * sample_rate:
+        raise DrumSynthError(f"{path}: its envelopes last {longest / sample_rate:.0f} s, more than the "
+                             f"{MAX_DS_SECONDS} s a drum hit may (a corrupt preset?)")
     t = np.arange(n, dtype=np.float64)
     out = np.zeros(n)
 
@@ -351,7 +356,8 @@ def drumsynth_sample_folder(source: str | os.PathLike, out: str | os.PathLike, s
     """Render the labelled presets (``ds_key``) under ``source`` into the flat sample folder ``out``
     (16-bit WAV at 44.1 kHz, noise from ``seed``), written beside it and renamed whole. A render that
     is silent, or a hi-hat whose decay contradicts its label (a "closed" hat ringing past 0.5 s, an
-    "open" one gone in 0.12 s), is left out. Returns the files written."""
+    "open" one gone in 0.12 s), is left out, and so is a preset that does not render (with a warning
+    naming it). Returns the files written."""
     import soundfile as sf
 
     source, out = Path(source).expanduser(), Path(out).expanduser()
@@ -370,7 +376,8 @@ def drumsynth_sample_folder(source: str | os.PathLike, out: str | os.PathLike, s
                 continue
             try:
                 y = render_ds(p, DS_SAMPLE_RATE, seed=seed + i)
-            except DrumSynthError:
+            except DrumSynthError as e:  # one corrupt preset does not stop the kit
+                warnings.warn(f"{e}; left out of the kit", stacklevel=2)
                 continue
             decay = _decay_s(y, DS_SAMPLE_RATE)
             if decay == 0.0 or (key in (42, 44) and decay > 0.5) or (key == 46 and decay < 0.12):

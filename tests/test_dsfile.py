@@ -88,6 +88,16 @@ def test_bad_presets_and_folders_are_named(tmp_path):
     bad.write_text("[General]\nVersion=SomethingElse\n")
     with pytest.raises(DrumSynthError, match="bad.ds: not a DrumSynth"):
         render_ds(bad)
+    huge = tmp_path / "huge.ds"
+    huge.write_text((DS / "tr808/Kick.ds").read_text(errors="replace").replace(
+        "12813,0", "900000000,0"))
+    with pytest.raises(DrumSynthError, match="huge.ds: its envelopes last .* more than the 60 s"):
+        render_ds(huge)
+    (tmp_path / "kit").mkdir()
+    shutil.copy(DS / "tr808/Kick.ds", tmp_path / "kit" / "Kick.ds")
+    shutil.copy(huge, tmp_path / "kit" / "huge_kick.ds")
+    with pytest.warns(UserWarning, match="huge_kick.ds: its envelopes last .*; left out of the kit"):
+        assert [f.name for f in drumsynth_sample_folder(tmp_path / "kit", tmp_path / "kit_out")] == ["036_Kick.wav"]
     with pytest.raises(DrumSynthError, match="nope.ds: unreadable"):
         render_ds(tmp_path / "nope.ds")
     (tmp_path / "fx").mkdir()
