@@ -144,9 +144,9 @@ def render_ds(path: str | os.PathLike, sample_rate: int = DS_SAMPLE_RATE, seed: 
             "noiseband2": _envelope(d, "noiseband2", "Envelope", stretch),
             "filter": _envelope(d, g, "FilterEnv", stretch)}
     ends = {k: float(e[0][-1]) for k, e in envs.items()}
-    longest = max([ends[k] for k, s in (("tone", "tone"), ("noise", "noise"), ("ot1", "overtones"),
-                                        ("ot2", "overtones"), ("noiseband", "noiseband"),
-                                        ("noiseband2", "noiseband2")) if on[s]] or [0.0])
+    section_of = {"tone": "tone", "noise": "noise", "ot1": "overtones", "ot2": "overtones",
+                  "noiseband": "noiseband", "noiseband2": "noiseband2"}  # the filter's envelope sets no length
+    longest = max([ends[k] for k, s in section_of.items() if on[s]] or [0.0])
     n = 2400 + 1200 * int(longest / 1200)
     if n > MAX_DS_SECONDS * sample_rate:
         raise DrumSynthError(f"{path}: its envelopes last {longest / sample_rate:.0f} s, more than the "
