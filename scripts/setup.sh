@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libfluidsynth3 ffmpeg libsndfile1 fluid-soundfont-gm timgm6mb-soundfont
               musescore-general-soundfont avldrums.lv2-soundfont csound-soundfont opl3-soundfont
-              hydrogen-drumkits hydrogen-data freepats lmms-common sonic-pi-samples)
+              hydrogen-drumkits hydrogen-data freepats lmms-common sonic-pi-samples stk faketime)
 # Debian's chromium drives the web-app test (Playwright); DUB_NO_BROWSER=1 skips it (that test is then skipped)
 if [ "${DUB_NO_BROWSER:-0}" != 1 ]; then APT_PACKAGES+=(chromium); fi
 
@@ -90,6 +90,15 @@ for n, (p, v) in T.items(): print(n, v, f'{p:03d}')")
     echo "[setup] warning: could not fetch tonejs-instruments from npm; the notes config trains without it" >&2
   fi
   rm -rf "$tmp"
+fi
+# The Synthesis ToolKit's physical-model and FM instruments (Debian stk, MIT-style licence; a clarinet,
+# a bowed string, a flute, plucked strings, a sitar, modal bars, FM pianos and organ) rendered note by
+# note into a SoundFont: a seventh training source for the notes config. libfaketime (Debian faketime)
+# freezes the clock STK seeds its noise from, so the font is the same bytes on every machine.
+if [ ! -f "$GU_DIR/STK_Instruments.sf2" ] && command -v stk-demo >/dev/null; then
+  echo "[setup] rendering the STK's instruments into $GU_DIR/STK_Instruments.sf2"
+  .venv/bin/dub stk-font "$GU_DIR/STK_Instruments.sf2" \
+    || echo "[setup] warning: STK instruments not rendered; the notes config trains without them" >&2
 fi
 # FoxDot's drum one-shots (PyPI foxdot 0.9.0, CC-BY-SA-4.0; 122 kicks, snares, hi-hats, claps, cymbals
 # and hand percussion): a training kit for the drums config. The sdist is only downloaded (hash-checked),
