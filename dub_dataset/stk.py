@@ -21,6 +21,7 @@ renders are made anyway, with a warning that they are not repeatable.
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -32,7 +33,13 @@ import numpy as np
 
 from .constants import FAMILY_PITCH_RANGE, GM_FAMILIES, PROGRAMS_PER_FAMILY
 
-FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
+FAKETIME_LIBS = ("/usr/lib/*/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1")
+# The instruments stk-demo plays (its usage text)
+STK_INSTRUMENTS = (
+    "Clarinet", "BlowHole", "Saxofony", "Flute", "Brass", "BlowBotl", "Bowed", "Plucked", "StifKarp", "Sitar",
+    "Mandolin", "Rhodey", "Wurley", "TubeBell", "HevyMetl", "PercFlut", "BeeThree", "FMVoices", "VoicForm", "Moog",
+    "Simple", "Drummer", "BandedWG", "Shakers", "ModalBar", "Mesh2D", "Resonate", "Whistle", "Recorder",
+)
 RENDER_RATE = 44_100
 HOLD_S = 4.4  # a note is held this long (the samples are cut at multisample.MAX_SAMPLE_S, 4.5 s)
 MAX_CENTS_OFF = 50
@@ -76,11 +83,14 @@ def render_stk_note(instrument: str, note: int, velocity: int = 100, controls=()
     ``rate``. The same arguments give the same samples where libfaketime is installed."""
     import soundfile as sf
 
+    if instrument not in STK_INSTRUMENTS:
+        raise ValueError(f"{instrument!r} is not an STK instrument: choose from {', '.join(STK_INSTRUMENTS)}")
     if not 0 <= note <= 127 or not 1 <= velocity <= 127:
         raise ValueError(f"note {note} / velocity {velocity}: MIDI values are 0-127 (velocity 1-127)")
     env = dict(os.environ)
-    if Path(FAKETIME_LIB).exists():
-        env.update(LD_PRELOAD=FAKETIME_LIB, FAKETIME=_frozen_clock(seed), FAKETIME_NO_CACHE="1")
+    lib = next((p for pattern in FAKETIME_LIBS for p in sorted(glob.glob(pattern))), None)
+    if lib:
+        env.update(LD_PRELOAD=lib, FAKETIME=_frozen_clock(seed), FAKETIME_NO_CACHE="1")
     else:
         warnings.warn("libfaketime not found (Debian faketime): STK's noise is seeded from the clock, "
                       "so this render is not repeatable", stacklevel=2)

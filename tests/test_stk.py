@@ -73,6 +73,8 @@ def test_stk_font_cli_writes_a_training_font_both_engines_play_at_pitch(tmp_path
 def test_stk_font_names_what_is_wrong(tmp_path, capsys, monkeypatch):
     with pytest.raises(ValueError, match="GM program 0 has no STK instrument"):
         stk_sample_folder(tmp_path / "x", programs=[0])
+    with pytest.raises(ValueError, match="'Tuba' is not an STK instrument"):
+        render_stk_note("Tuba", 60)
     with pytest.raises(ValueError, match="MIDI values"):
         render_stk_note("Clarinet", 130)
     monkeypatch.setenv("PATH", str(tmp_path))  # a machine without Debian's stk
