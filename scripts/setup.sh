@@ -94,7 +94,7 @@ fi
 # The Synthesis ToolKit's physical-model and FM instruments (Debian stk, MIT-style licence; a clarinet,
 # a bowed string, a flute, plucked strings, a sitar, modal bars, FM pianos and organ) rendered note by
 # note into a SoundFont: a seventh training source for the notes config. libfaketime (Debian faketime)
-# freezes the clock STK seeds its noise from, so the font is the same bytes on every machine.
+# freezes the clock STK seeds its noise from, so a render repeats byte for byte.
 if [ ! -f "$GU_DIR/STK_Instruments.sf2" ] && command -v stk-demo >/dev/null; then
   echo "[setup] rendering the STK's instruments into $GU_DIR/STK_Instruments.sf2"
   .venv/bin/dub stk-font "$GU_DIR/STK_Instruments.sf2" \
