@@ -90,11 +90,12 @@ def render_stk_note(instrument: str, note: int, velocity: int = 100, controls=()
     env = dict(os.environ)
     lib = next((p for pattern in FAKETIME_LIBS for p in sorted(glob.glob(pattern))), None)
     if lib:
-        env.update(LD_PRELOAD=lib, FAKETIME=_frozen_clock(seed), FAKETIME_NO_CACHE="1")
+        env.update(LD_PRELOAD=lib, FAKETIME=_frozen_clock(seed))
     else:
         warnings.warn("libfaketime not found (Debian faketime): STK's noise is seeded from the clock, "
                       "so this render is not repeatable", stacklevel=2)
     score = [f"ControlChange 0.0 1 {c} {v}" for c, v in controls]
+    # the last event (mod wheel to 0, 0.3 s after the release) only keeps the file running through the tail
     score += [f"NoteOn 0.0 1 {note} {velocity}", f"NoteOff {hold_s} 1 {note} 64", "ControlChange 0.3 1 1 0"]
     with tempfile.TemporaryDirectory(prefix="dub-stk-") as d:
         ski, wav = Path(d) / "note.ski", Path(d) / "note.wav"
@@ -116,12 +117,6 @@ def _frozen_clock(seed: int) -> str:
 
     t = dt.datetime(2000, 1, 1) + dt.timedelta(seconds=int(seed))
     return t.strftime("%Y-%m-%d %H:%M:%S")
-
-
-def note_name(note: int) -> str:
-    """A MIDI note in scientific pitch as ``multisample.note_of_name`` reads it (61 -> ``Cs4``)."""
-    names = ["C", "Cs", "D", "Ds", "E", "F", "Fs", "G", "Gs", "A", "As", "B"]
-    return f"{names[note % 12]}{note // 12 - 1}"
 
 
 def _speaks(x: np.ndarray, note: int, pitched: bool) -> str | None:
@@ -149,6 +144,7 @@ def stk_sample_folder(out: str | Path, programs=None, step: int = 3, seed: int =
     instrument scaled to a common peak of 0.8. Written whole or not at all. ``report`` collects the
     notes left out and why. Returns the instrument folders."""
     import soundfile as sf
+    from pretty_midi import note_number_to_name
 
     from .features import gm_program_names
     from .fileio import atomic_folder
@@ -171,7 +167,7 @@ def stk_sample_folder(out: str | Path, programs=None, step: int = 3, seed: int =
                 x = render_stk_note(instrument, note, controls=controls, seed=seed + 1000 * p + note)
                 why = _speaks(x, note, pitched)
                 if why:
-                    report.append(f"{p:03d} {instrument} {note_name(note)}: left out ({why})")
+                    report.append(f"{p:03d} {instrument} {note_number_to_name(note)}: left out ({why})")
                 else:
                     kept[note] = x
             if len(kept) < 2:
@@ -182,7 +178,8 @@ def stk_sample_folder(out: str | Path, programs=None, step: int = 3, seed: int =
             d = tmp / f"{p:03d}_{name}"
             d.mkdir()
             for note, x in kept.items():
-                sf.write(d / f"{note_name(note)}.wav", x * scale, RENDER_RATE, subtype="FLOAT")
+                # C#4.wav: multisample.note_of_name reads it back
+                sf.write(d / f"{note_number_to_name(note)}.wav", x * scale, RENDER_RATE, subtype="FLOAT")
             folders.append(Path(out) / d.name)
         if not folders:
             raise ValueError("no STK instrument spoke: nothing written")

@@ -12,7 +12,9 @@ from conftest import SR, TIMGM
 
 from dub_dataset.render import Note, get_engine
 from dub_dataset.soundfonts import load_soundfont, soundfont_split
-from dub_dataset.stk import RENDER_RATE, STK_PROGRAMS, note_name, render_stk_note, stk_sample_folder
+from pretty_midi import note_number_to_name
+
+from dub_dataset.stk import RENDER_RATE, STK_PROGRAMS, render_stk_note, stk_sample_folder
 from dub_models.cli import main
 
 pytestmark = pytest.mark.skipif(shutil.which("stk-demo") is None, reason="Debian's stk not installed (scripts/setup.sh installs it)")
@@ -49,7 +51,7 @@ def test_notes_that_do_not_speak_are_left_out_and_named(tmp_path):
     # strings' range 36-96 every 12 semitones: the bowed string wavers on C4 and jumps an octave on C6
     assert sorted(p.stem for p in folders[0].iterdir()) == ["C2", "C3", "C5", "C7"]
     assert report == ["040 Bowed C4: left out (no steady pitch)", "040 Bowed C6: left out (sounds +1230 cents off its key)"]
-    assert sorted(p.stem for p in folders[1].iterdir()) == [note_name(n) for n in range(48, 97, 12)]
+    assert sorted(p.stem for p in folders[1].iterdir()) == [note_number_to_name(n) for n in range(48, 97, 12)]
 
 
 def test_stk_font_cli_writes_a_training_font_both_engines_play_at_pitch(tmp_path, capsys):
