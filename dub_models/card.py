@@ -132,6 +132,10 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
         if init_config is not None and init_config.is_file() else None
     notes = [f"its convolutions, under a new head: `--arch {'cnn-freq' if freq_head else 'cnn'}`"] \
         if is_cnn and init_pooling is not None and init_pooling != saved.get("pooling", "global") else []
+    widths = getattr(args, "widen", None)
+    if is_cnn and widths and init_config is not None and init_config.is_file():
+        notes.append(f"widened from channels {json.loads(init_config.read_text()).get('channels')} to {list(widths)} "
+                     "computing the same function, Net2Net style: `--widen`")
     notes += ["how that was trained: below"] if base else []
     origin = f"Fine-tuned from `{init}`" + (f" ({'; '.join(notes)})" if notes else "") if init else \
         "Trained from scratch (no Hub checkpoint is reachable where it was trained)"

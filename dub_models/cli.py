@@ -225,7 +225,8 @@ def cmd_train(a) -> int:
     if not a.dataset and not a.stream:
         raise ValueError("give --dataset DIR_OR_HUB_ID or --stream")
     res = training_function(TrainArgs(
-        task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, arch=a.arch, init_from=a.init_from, epochs=a.epochs,
+        task=a.task, output_dir=a.output_dir, dataset=a.dataset, size=a.size, arch=a.arch, init_from=a.init_from, widen=a.widen,
+        epochs=a.epochs,
         batch_size=a.batch_size, lr=a.lr, grad_accum=a.grad_accum, mixed_precision=a.mixed_precision,
         seed=a.seed, resume=a.resume, epochs_per_run=a.epochs_per_run, tracker=None if a.tracker == "none" else a.tracker,
         max_train_examples=a.max_train_examples, max_eval_examples=a.max_eval_examples, stream=a.stream, stream_examples=a.stream_examples,
@@ -446,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "axis); with --init-from a dub CNN, cnn or cnn-freq keeps its convolutions and gives it that head")
     t.add_argument("--init-from", help="fine-tune a pretrained model (folder or Hub id): an AST, e.g. "
                    "MIT/ast-finetuned-audioset-10-10-0.4593, or a dub model such as dub_models/weights/drums")
+    t.add_argument("--widen", metavar="C1,C2,C3,C4", type=lambda v: [int(c) for c in v.split(",")],
+                   help="with --init-from a dub CNN: widen its conv blocks to these channels first, keeping what it "
+                   "computes (Net2Net: new channels copy old ones, their outgoing weights shared among the copies)")
     t.add_argument("--epochs", type=int, default=10)
     t.add_argument("--batch-size", type=int, default=32)
     t.add_argument("--lr", type=float, default=5e-4)

@@ -93,6 +93,51 @@ class DubCNNForAudioClassification(PreTrainedModel):
         return SequenceClassifierOutput(loss=loss, logits=logits)
 
 
+@torch.no_grad()
+def widen(model: DubCNNForAudioClassification, channels, noise: float = 0.01, seed: int = 0):
+    """A wider copy of a dub CNN that computes the same function (Net2Net's widening, Chen et al. 2016):
+    each block's new channels copy existing ones picked at random (conv filters and batch-norm
+    parameters and statistics alike); the next layer's weights on a channel and its copies are
+    divided among them, so its sums are unchanged. ``noise`` (relative to each weight tensor's standard
+    deviation) is added to the copies' incoming filters so that they can learn apart; 0 gives exactly
+    the same logits (in eval mode). Returns a new model; ``channels`` must be at least the current ones."""
+    old = list(model.config.channels)
+    channels = [int(c) for c in channels]
+    if len(channels) != len(old) or any(n < o for n, o in zip(channels, old)):
+        raise ValueError(f"widen: channels {channels} must list {len(old)} widths, each at least {old}")
+    gen = torch.Generator().manual_seed(seed)
+    config = DubCNNConfig(**{**model.config.to_dict(), "channels": channels})
+    wide = DubCNNForAudioClassification(config).eval()
+    convs = [m for m in model.features if isinstance(m, nn.Conv2d)]
+    norms = [m for m in model.features if isinstance(m, nn.BatchNorm2d)]
+    new_convs = [m for m in wide.features if isinstance(m, nn.Conv2d)]
+    new_norms = [m for m in wide.features if isinstance(m, nn.BatchNorm2d)]
+    pick_in = torch.arange(1)  # the input has one channel
+    share_in = torch.ones(1)
+    for conv, norm, nconv, nnorm, o, n in zip(convs, norms, new_convs, new_norms, old, channels):
+        pick = torch.cat([torch.arange(o), torch.randint(0, o, (n - o,), generator=gen)])
+        w = conv.weight[pick][:, pick_in] / share_in.view(1, -1, 1, 1)  # incoming weights, split by the copies
+        if n > o and noise:
+            w[o:] += noise * conv.weight.std() * torch.randn(w[o:].shape, generator=gen)
+        nconv.weight.copy_(w)
+        for name in ("weight", "bias", "running_mean", "running_var"):
+            getattr(nnorm, name).copy_(getattr(norm, name)[pick])
+        nnorm.num_batches_tracked.copy_(norm.num_batches_tracked)
+        share_in = torch.bincount(pick, minlength=o).float()[pick]  # how many copies each new channel has
+        pick_in = pick
+    # the head reads [mean, max] of each channel, times the frequency bins left with pooling "time";
+    # its column (half, channel, bin) in the wide model is (half, picked channel, bin) in the old one
+    n, o = channels[-1], old[-1]
+    per = model.classifier.in_features // (2 * o)
+    half, chan, fbin = torch.arange(2).view(2, 1, 1), pick_in.view(1, n, 1), torch.arange(per).view(1, 1, per)
+    src = ((half * o + chan) * per + fbin).flatten()
+    split = share_in.view(1, n, 1).expand(2, n, per).flatten()
+    wide.classifier.weight.copy_(model.classifier.weight[:, src] / split)
+    wide.classifier.bias.copy_(model.classifier.bias)
+    wide.train(model.training)
+    return wide
+
+
 AutoConfig.register("dub-cnn", DubCNNConfig)
 AutoModelForAudioClassification.register(DubCNNConfig, DubCNNForAudioClassification)
 AutoFeatureExtractor.register(DubCNNConfig, DubFeatureExtractor)  # also makes its name loadable for AST models

@@ -34,6 +34,7 @@ class TrainArgs:
     arch: str | None = None  # ast (ASTForAudioClassification, the default), cnn or cnn-freq (dub's log-mel CNN);
     # with init_from: None keeps the checkpoint's architecture, cnn/cnn-freq give a dub CNN that head
     init_from: str | None = None  # a pretrained AST or dub model (folder or Hub id) to fine-tune instead of size
+    widen: list[int] | None = None  # with init_from a dub CNN: these channel widths, same function (cnn.widen)
     epochs: int = 10
     batch_size: int = 32
     lr: float = 5e-4
@@ -670,6 +671,12 @@ def training_function(args: TrainArgs) -> dict:
             model = build_transcriber(args.size, seed=args.seed, feature_mean=mean, feature_std=std)
     elif args.init_from:
         model = from_checkpoint(task, args.init_from, args.arch)
+        if args.widen:
+            from .cnn import DubCNNForAudioClassification, widen
+
+            if not isinstance(model, DubCNNForAudioClassification):
+                raise ValueError(f"--widen: {args.init_from!r} is not a dub CNN")
+            model = widen(model, args.widen, seed=args.seed)
         if getattr(model.config, "max_length", fe.max_length) != fe.max_length:  # AST: its position embeddings fix the length
             fe = feature_extractor(task, mean=mean, std=std, sample_rate=args.sample_rate)
             fe.max_length = model.config.max_length

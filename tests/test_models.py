@@ -381,6 +381,46 @@ def test_init_from_with_another_head_keeps_the_convolutions(trained, drums_ds, t
         from_checkpoint(get_task("drums"), str(src), "ast")
 
 
+def test_widen_keeps_what_a_cnn_computes_then_trains(trained, drums_ds, tmp_path):
+    """Net2Net widening: on real hits (the bundled examples, through the shipped drums model, whose head
+    keeps the frequency axis, and through the fixture's, which pools globally) the wider
+    model gives the same logits with no noise and the same answers with a little; `--widen` trains it
+    and the card says so; narrower widths are refused."""
+    import torch
+    from safetensors.numpy import load_file
+    from transformers import AutoModelForAudioClassification
+
+    from dub_dataset.audio_io import load_audio
+    from dub_models.cnn import widen
+    from dub_models.features import DubFeatureExtractor
+    from dub_models.train import TrainArgs, training_function
+
+    shipped = Path(__file__).parents[1] / "dub_models" / "weights" / "drums"
+    files = [Path(__file__).parents[1] / "examples" / n for n in ("kick.wav", "snare.flac", "closed_hihat.mp3", "crash.ogg")]
+    fe = DubFeatureExtractor.from_pretrained(shipped)
+    clips = [load_audio(f, fe.sampling_rate) for f in files]
+    x = fe(clips, sampling_rate=fe.sampling_rate, return_tensors="pt")["input_values"]
+    for folder in (shipped, trained[0]):
+        model = AutoModelForAudioClassification.from_pretrained(folder).eval()
+        wide = [c * 2 for c in model.config.channels]
+        exact, noisy = widen(model, wide, noise=0).eval(), widen(model, wide, noise=0.01, seed=1).eval()
+        with torch.no_grad():
+            ref, same, near = model(x).logits, exact(x).logits, noisy(x).logits
+        assert exact.config.channels == wide and exact.num_parameters() > 3 * model.num_parameters()
+        assert torch.allclose(ref, same, atol=1e-4 * ref.abs().max()), (ref - same).abs().max()
+        assert not torch.equal(ref, near) and torch.equal(ref.argmax(1), near.argmax(1))
+    with pytest.raises(ValueError, match="each at least"):
+        widen(model, [8, 8, 8, 8])
+    src, src_res = trained
+    res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path), epochs=1,
+                                      init_from=str(src), widen=[24, 64, 128, 200], lr=0.0, batch_size=32,
+                                      tracker=None, num_threads=2))
+    assert res["test"]["accuracy"] == pytest.approx(src_res["test"]["accuracy"], abs=0.05)
+    assert json.loads((tmp_path / "config.json").read_text())["channels"] == [24, 64, 128, 200]
+    assert load_file(tmp_path / "model.safetensors")["classifier.weight"].shape[1] == 2 * 200
+    assert "widened from channels [16, 48, 96, 160] to [24, 64, 128, 200]" in (tmp_path / "README.md").read_text()
+
+
 @pytest.mark.parametrize("arch", ["cnn", "cnn-freq"])
 def test_cnn_registers_with_auto_classes_and_pipeline(tmp_path, arch):
     import torch
