@@ -219,6 +219,14 @@ def cmd_soundfonts(a) -> int:
     return 0
 
 
+def channel_list(value: str) -> list[int]:
+    """``--widen``'s comma list of channel counts."""
+    try:
+        return [int(c) for c in value.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: channel counts separated by commas, e.g. 32,96,192,320") from None
+
+
 def cmd_train(a) -> int:
     from .train import TrainArgs, training_function
 
@@ -447,7 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "axis); with --init-from a dub CNN, cnn or cnn-freq keeps its convolutions and gives it that head")
     t.add_argument("--init-from", help="fine-tune a pretrained model (folder or Hub id): an AST, e.g. "
                    "MIT/ast-finetuned-audioset-10-10-0.4593, or a dub model such as dub_models/weights/drums")
-    t.add_argument("--widen", metavar="C1,C2,C3,C4", type=lambda v: [int(c) for c in v.split(",")],
+    t.add_argument("--widen", metavar="C1,C2,C3,C4", type=channel_list,
                    help="with --init-from a dub CNN: widen its conv blocks to these channels first, keeping what it "
                    "computes (Net2Net: new channels copy old ones, their outgoing weights shared among the copies)")
     t.add_argument("--epochs", type=int, default=10)

@@ -590,6 +590,9 @@ def training_function(args: TrainArgs) -> dict:
         args.spec_augment = task.spec_augment
     if args.spec_eq < 0:
         raise ValueError(f"--spec-eq {args.spec_eq:g}: a gain range in dB, 0 (off) or more")
+    if args.widen and (not args.init_from or task.kind == "transcription"):
+        raise ValueError("--widen widens a trained dub CNN classifier: give it with --init-from such a model "
+                         "(a new CNN of any width: --arch cnn and its config's channels)")
     if args.spec_eq and task.kind == "transcription":
         raise ValueError("--spec-eq: the transcription task trains without it (classifiers only)")
     if not 0 <= args.mix_same <= 1:

@@ -411,6 +411,12 @@ def test_widen_keeps_what_a_cnn_computes_then_trains(trained, drums_ds, tmp_path
         assert not torch.equal(ref, near) and torch.equal(ref.argmax(1), near.argmax(1))
     with pytest.raises(ValueError, match="each at least"):
         widen(model, [8, 8, 8, 8])
+    with pytest.raises(ValueError, match="--widen widens a trained dub CNN"):
+        training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "x"), arch="cnn",
+                                    widen=[32, 96, 192, 320], tracker=None))
+    bad = subprocess.run([sys.executable, "-m", "dub_models.cli", "train", "--task", "drums", "--dataset", str(drums_ds),
+                          "--output-dir", str(tmp_path / "y"), "--widen", "32,wide"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "channel counts separated by commas" in bad.stderr
     src, src_res = trained
     res = training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path), epochs=1,
                                       init_from=str(src), widen=[24, 64, 128, 200], lr=0.0, batch_size=32,
