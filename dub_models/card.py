@@ -133,9 +133,11 @@ def write_model_card(out: Path, task, args, scored: dict, confusion, n_train: in
     notes = [f"its convolutions, under a new head: `--arch {'cnn-freq' if freq_head else 'cnn'}`"] \
         if is_cnn and init_pooling is not None and init_pooling != saved.get("pooling", "global") else []
     widths = getattr(args, "widen", None)
-    if is_cnn and widths and init_config is not None and init_config.is_file():
-        notes.append(f"widened from channels {json.loads(init_config.read_text()).get('channels')} to {list(widths)} "
-                     "computing the same function, Net2Net style: `--widen`")
+    if is_cnn and widths:
+        before = json.loads(init_config.read_text()).get("channels") \
+            if init_config is not None and init_config.is_file() else None
+        notes.append(f"widened{f' from channels {before}' if before else ''} to {list(widths)} computing the same "
+                     "function, Net2Net style: `--widen`")
     notes += ["how that was trained: below"] if base else []
     origin = f"Fine-tuned from `{init}`" + (f" ({'; '.join(notes)})" if notes else "") if init else \
         "Trained from scratch (no Hub checkpoint is reachable where it was trained)"

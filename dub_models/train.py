@@ -590,9 +590,18 @@ def training_function(args: TrainArgs) -> dict:
         args.spec_augment = task.spec_augment
     if args.spec_eq < 0:
         raise ValueError(f"--spec-eq {args.spec_eq:g}: a gain range in dB, 0 (off) or more")
-    if args.widen and (not args.init_from or task.kind == "transcription"):
-        raise ValueError("--widen widens a trained dub CNN classifier: give it with --init-from such a model "
-                         "(a new CNN of any width: --arch cnn and its config's channels)")
+    if args.widen:
+        from transformers import AutoConfig
+
+        from . import cnn  # noqa: F401  (registers dub-cnn, so its config loads)
+
+        try:
+            kind = AutoConfig.from_pretrained(args.init_from).model_type if args.init_from else None
+        except (OSError, ValueError) as e:
+            raise ValueError(f"--init-from {args.init_from}: cannot load the model to widen: {e}") from e
+        if kind != "dub-cnn" or task.kind == "transcription":
+            raise ValueError("--widen widens a trained dub CNN classifier: give it with --init-from such a model"
+                             + (f" ({args.init_from!r} is of model type {kind})" if kind else ""))
     if args.spec_eq and task.kind == "transcription":
         raise ValueError("--spec-eq: the transcription task trains without it (classifiers only)")
     if not 0 <= args.mix_same <= 1:
@@ -674,11 +683,9 @@ def training_function(args: TrainArgs) -> dict:
             model = build_transcriber(args.size, seed=args.seed, feature_mean=mean, feature_std=std)
     elif args.init_from:
         model = from_checkpoint(task, args.init_from, args.arch)
-        if args.widen:
-            from .cnn import DubCNNForAudioClassification, widen
+        if args.widen:  # checked above: a dub CNN
+            from .cnn import widen
 
-            if not isinstance(model, DubCNNForAudioClassification):
-                raise ValueError(f"--widen: {args.init_from!r} is not a dub CNN")
             model = widen(model, args.widen, seed=args.seed)
         if getattr(model.config, "max_length", fe.max_length) != fe.max_length:  # AST: its position embeddings fix the length
             fe = feature_extractor(task, mean=mean, std=std, sample_rate=args.sample_rate)

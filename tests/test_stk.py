@@ -9,11 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import SR, TIMGM
+from pretty_midi import note_number_to_name
 
 from dub_dataset.render import Note, get_engine
 from dub_dataset.soundfonts import load_soundfont, soundfont_split
-from pretty_midi import note_number_to_name
-
 from dub_dataset.stk import RENDER_RATE, STK_PROGRAMS, render_stk_note, stk_sample_folder
 from dub_models.cli import main
 
