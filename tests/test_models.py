@@ -111,13 +111,6 @@ def test_evaluate_cli_rescores_the_held_out_split_by_effect(trained, drums_ds):
     assert all(c["true"] != c["predicted"] and c["count"] > 0 for c in r["top_confusions"])
     tom_swaps = sum(c["count"] for c in r["top_confusions"] if c["true"].startswith("tom_") and c["predicted"].startswith("tom_"))
     assert r["accuracy_toms_merged"] >= r["accuracy"] + tom_swaps / r["examples"] - 1e-4
-    from dub_models.classifier import build_model
-    from dub_models.tasks import get_task
-
-    build_model(get_task("drums"), "tiny", arch="ast").save_pretrained(tmp_path / "ast")
-    with pytest.raises(ValueError, match="is of model type audio-spectrogram-transformer"):
-        training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "z"),
-                                    init_from=str(tmp_path / "ast"), widen=[32, 96, 192, 320], tracker=None))
     bad = subprocess.run([sys.executable, "-m", "dub_models.cli", "evaluate", "--task", "effects", "--model", str(out),
                           "--dataset", str(drums_ds)], capture_output=True, text=True, check=False)
     assert bad.returncode != 0 and "not for effects" in bad.stderr
@@ -398,8 +391,10 @@ def test_widen_keeps_what_a_cnn_computes_then_trains(trained, drums_ds, tmp_path
     from transformers import AutoModelForAudioClassification
 
     from dub_dataset.audio_io import load_audio
+    from dub_models.classifier import build_model
     from dub_models.cnn import widen
     from dub_models.features import DubFeatureExtractor
+    from dub_models.tasks import get_task
     from dub_models.train import TrainArgs, training_function
 
     shipped = Path(__file__).parents[1] / "dub_models" / "weights" / "drums"
@@ -421,6 +416,10 @@ def test_widen_keeps_what_a_cnn_computes_then_trains(trained, drums_ds, tmp_path
     with pytest.raises(ValueError, match="--widen widens a trained dub CNN"):
         training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "x"), arch="cnn",
                                     widen=[32, 96, 192, 320], tracker=None))
+    build_model(get_task("drums"), "tiny", arch="ast").save_pretrained(tmp_path / "ast")
+    with pytest.raises(ValueError, match="is of model type audio-spectrogram-transformer"):
+        training_function(TrainArgs(task="drums", dataset=str(drums_ds), output_dir=str(tmp_path / "z"),
+                                    init_from=str(tmp_path / "ast"), widen=[32, 96, 192, 320], tracker=None))
     bad = subprocess.run([sys.executable, "-m", "dub_models.cli", "train", "--task", "drums", "--dataset", str(drums_ds),
                           "--output-dir", str(tmp_path / "y"), "--widen", "32,wide"], capture_output=True, text=True)
     assert bad.returncode == 2 and "channel counts separated by commas" in bad.stderr
