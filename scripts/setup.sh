@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(libfluidsynth3 ffmpeg libsndfile1 fluid-soundfont-gm timgm6mb-soundfont
               musescore-general-soundfont avldrums.lv2-soundfont csound-soundfont opl3-soundfont
-              hydrogen-drumkits hydrogen-data freepats lmms-common sonic-pi-samples stk faketime)
+              hydrogen-drumkits hydrogen-data freepats lmms-common sonic-pi-samples stk faketime libsonivox3)
 # Debian's chromium drives the web-app test (Playwright); DUB_NO_BROWSER=1 skips it (that test is then skipped)
 if [ "${DUB_NO_BROWSER:-0}" != 1 ]; then APT_PACKAGES+=(chromium); fi
 
@@ -99,6 +99,14 @@ if [ ! -f "$GU_DIR/STK_Instruments.sf2" ] && command -v stk-demo >/dev/null; the
   echo "[setup] rendering the STK's instruments into $GU_DIR/STK_Instruments.sf2"
   .venv/bin/dub stk-font "$GU_DIR/STK_Instruments.sf2" \
     || echo "[setup] warning: STK instruments not rendered; the notes config trains without them" >&2
+fi
+# The GM set of Sonivox EAS, Android's MIDI synthesiser (Debian libsonivox3, Apache-2.0): its 128
+# programs and its drum kit rendered note by note into a SoundFont (110 MB, about 10 s): an eighth
+# training source for the notes config and a training kit for the drums config.
+if [ ! -f "$GU_DIR/Sonivox_EAS.sf2" ]; then
+  echo "[setup] rendering Sonivox EAS's GM set into $GU_DIR/Sonivox_EAS.sf2"
+  .venv/bin/dub eas-font "$GU_DIR/Sonivox_EAS.sf2" \
+    || echo "[setup] warning: Sonivox EAS not rendered; dub trains without it" >&2
 fi
 # FoxDot's drum one-shots (PyPI foxdot 0.9.0, CC-BY-SA-4.0; 122 kicks, snares, hi-hats, claps, cymbals
 # and hand percussion): a training kit for the drums config. The sdist is only downloaded (hash-checked),
