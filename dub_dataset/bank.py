@@ -110,7 +110,8 @@ def export_bank(spec, out: str | os.PathLike, split: str = "train",
                     hits.append({**where, "velocity": v, "gain": 1.0})
                     kept.append((hits[-1], x))
             candidates.append({"class": cls, "kind": "soundfont", "source": maker._source_name((font, kit)),
-                               "note": note, "engine": engine.name, "hits": hits})
+                               "note": note, "engine": engine.name, "hits": hits,
+                               "weight": maker._kit_weight((font, kit, note))})
     candidates = [c for c in candidates if c["hits"]]
     if not candidates:
         raise ValueError(f"split {split!r} has no sounding drum hit")
@@ -188,7 +189,8 @@ class BankMaker:
 
         rng = np.random.default_rng([self.seed, SPLITS.index(self.index["split"]), index])
         for _ in range(MAX_ATTEMPTS):
-            cls, cand = draw_drum_candidate(rng, self.classes, self.by_class, lambda c: c["kind"] == "recorded")
+            cls, cand = draw_drum_candidate(rng, self.classes, self.by_class, lambda c: c["kind"] == "recorded",
+                                            lambda c: c.get("weight", 1.0))  # its font's --font-weight
             velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
             params = effects.draw(rng, self.augment)
             if cand["kind"] == "recorded":  # the layer Hydrogen would play (its Layer.path: the hit's place here)

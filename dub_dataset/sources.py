@@ -90,8 +90,9 @@ class Spec:
         if self.drumkits and self.config != "drums":
             raise ValueError(f"--drumkit feeds the drums config only, not {self.config}")
         if self.font_weights:
-            if self.config != "notes":
-                raise ValueError(f"--font-weight weighs the notes config's presets, not {self.config}'s")
+            if self.config not in ("notes", "drums"):
+                raise ValueError(f"--font-weight weighs the notes config's presets and the drums config's "
+                                 f"SoundFont kits, not {self.config}'s")
             bad = {k: w for k, w in self.font_weights.items() if not (isinstance(w, (int, float)) and 0 < w < float("inf"))}
             if bad:
                 raise ValueError(f"--font-weight: weights must be positive numbers, got {bad}")
@@ -239,6 +240,16 @@ class _SoundFontMaker(Maker):
         self.engines = [e if e.name == "tinysoundfont" else create_engine(e.name, self.sr, self.spec.render_oversample)
                         for e in self.engines]
 
+    def _font_weights(self) -> dict[str, float]:
+        """Each font's ``font_weights`` entry by path (1 where none is given); a name that is no font
+        in use is an error naming the fonts that are."""
+        weights = self.spec.font_weights or {}
+        unknown = sorted(set(weights) - {f.name for f in self.fonts})
+        if unknown:
+            raise ValueError(f"--font-weight names no SoundFont in use: {', '.join(unknown)} "
+                             f"(in use: {', '.join(sorted(f.name for f in self.fonts))})")
+        return {f.path: float(weights.get(f.name, 1.0)) for f in self.fonts}
+
     def probe_engine(self):
         if self._probe is None:
             self._probe = create_engine(self.spec.engines[0], self.sr)  # at the rate itself: the plan does not depend on oversampling
@@ -312,16 +323,22 @@ def held_out_sound_presets(presets: list[tuple[SoundFont, Preset]],
     return {k[:3] for k in keys}
 
 
-def draw_drum_candidate(rng: np.random.Generator, classes: list[str], cands: dict[str, list], recorded) -> tuple:
+def draw_drum_candidate(rng: np.random.Generator, classes: list[str], cands: dict[str, list], recorded,
+                        weight=None) -> tuple:
     """(class, candidate): a class uniformly, then one of its candidates; where a class has both
     recorded-kit candidates (``recorded(c)``) and SoundFont ones, the recorded get ``RECORDED_SHARE``
-    of its hits. Shared by the generator and the hit bank, so both draw alike."""
+    of its hits. ``weight(c)`` (default 1 for all) weighs the candidates of the chosen pool; with no
+    weight other than 1 among them the draw is the uniform one datasets were always made with (same
+    bytes). Shared by the generator and the hit bank, so both draw alike."""
     cls = classes[rng.integers(len(classes))]
     pool = cands[cls]
     rec = [c for c in pool if recorded(c)]
     if rec and len(rec) < len(pool):
         pool = rec if rng.random() < RECORDED_SHARE else [c for c in pool if not recorded(c)]
-    return cls, pool[rng.integers(len(pool))]
+    w = np.array([weight(c) for c in pool]) if weight is not None else None
+    if w is None or (w == 1.0).all():
+        return cls, pool[rng.integers(len(pool))]
+    return cls, pool[rng.choice(len(pool), p=w / w.sum())]
 
 
 def kit_key_classes(font: SoundFont, kit: Preset) -> dict[int, str | None]:
@@ -355,6 +372,11 @@ class DrumMaker(_SoundFontMaker):
             self.by_split[self.kit_split[kit.path]].append((kit, None))
         self._candidates: dict[str, dict[str, list]] = {}
         self._samples = _SampleCache(self.sr, SAMPLE_CACHE_FILES)
+        self._weight = self._font_weights()
+
+    def _kit_weight(self, cand) -> float:
+        """A candidate's ``font_weights`` entry: its SoundFont's (a recorded kit's hits weigh 1)."""
+        return 1.0 if isinstance(cand[0], DrumKit) else self._weight[cand[0].path]
 
     def sources_in(self, split):
         return self.by_split[split]
@@ -393,7 +415,8 @@ class DrumMaker(_SoundFontMaker):
             raise ValueError(f"split {split!r} has no sounding drum kit: give more SoundFonts or --split-by preset")
         classes = sorted(cands, key=DRUM_CLASSES.index)
         for _ in range(MAX_ATTEMPTS):
-            cls, (font, kit, note) = draw_drum_candidate(rng, classes, cands, lambda c: isinstance(c[0], DrumKit))
+            cls, (font, kit, note) = draw_drum_candidate(rng, classes, cands, lambda c: isinstance(c[0], DrumKit),
+                                                         self._kit_weight)
             velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
             engine = self.engines[rng.integers(len(self.engines))]
             params = effects.draw(rng, self.spec.augment)
@@ -438,12 +461,7 @@ class NoteMaker(_SoundFontMaker):
             raise ValueError(f"notes need a clip longer than the {RELEASE_S} s release, got {self.spec.clip_s} s")
         self._shared_presets: set | None = None
         self._by_family: dict[str, dict[int, list]] = {}
-        weights = spec.font_weights or {}
-        unknown = sorted(set(weights) - {f.name for f in self.fonts})
-        if unknown:
-            raise ValueError(f"--font-weight names no SoundFont in use: {', '.join(unknown)} "
-                             f"(in use: {', '.join(sorted(f.name for f in self.fonts))})")
-        self._weight = {f.path: float(weights.get(f.name, 1.0)) for f in self.fonts}
+        self._weight = self._font_weights()
 
     def sources_in(self, split):
         return self.by_split[split]

@@ -441,7 +441,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest detune drawn, in cents (default: slight; drum kits differ by several semitones)")
     g.add_argument("--font-weight", action="append", type=_font_weight, metavar="NAME=W",
                    help="notes: draw a family's presets from SoundFont NAME (as `dub soundfonts` names it) W times "
-                        "as often as from the others (repeat), e.g. ToneJS_Instruments=8 for more recorded instruments")
+                        "as often as from the others (repeat), e.g. ToneJS_Instruments=8 for more recorded instruments; "
+                        "drums: the same for a class's SoundFont kit keys, e.g. Sonivox_EAS=12")
     g.add_argument("--push-to-hub", metavar="ORG/NAME")
     g.add_argument("--private", action="store_true")
     g.add_argument("--quiet", action="store_true", help="no progress bar")

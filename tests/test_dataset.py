@@ -370,5 +370,34 @@ def test_font_weights_tilt_the_notes_preset_draw_and_leave_unweighted_data_alone
         maker({"Nope": 2.0})
     with pytest.raises(ValueError, match="positive"):
         maker({tim: 0})
-    with pytest.raises(ValueError, match="not drums"):
-        Spec("drums", soundfonts=small_fonts, font_weights={tim: 2.0})
+    with pytest.raises(ValueError, match="not mixtures"):
+        Spec("mixtures", soundfonts=small_fonts, font_weights={tim: 2.0})
+
+
+def test_font_weights_tilt_the_drums_kit_draw_and_leave_unweighted_data_alone(small_fonts):
+    """In the drums config --font-weight NAME=W draws a class's SoundFont kit keys from NAME W times as
+    often; weights of 1 draw the same hits, byte for byte."""
+    from collections import Counter
+
+    from dub_dataset.effects import AugmentConfig
+    from dub_dataset.sources import make_maker
+
+    dry = AugmentConfig.dry()
+    tim, gm = (Path(f).stem for f in small_fonts)  # TimGM6mb, sf_GMbank: both have kits in train by preset
+
+    def maker(weights=None):
+        return make_maker(Spec("drums", seed=6, soundfonts=small_fonts, images=(), augment=dry, split_by="preset",
+                               drumkits=[], font_weights=weights))
+
+    plain, ones = maker(), maker({tim: 1.0, gm: 1.0})
+    drawn = {}
+    for i in range(12):
+        a, b = plain.make("train", i), ones.make("train", i)
+        assert a["audio"]["bytes"] == b["audio"]["bytes"] and a["midi_note"] == b["midi_note"]
+        drawn[i] = a["soundfont"]
+    assert 3 <= Counter(drawn.values())[tim] <= 9, drawn  # both fonts' kits drawn
+    for name in (tim, gm):
+        heavy = maker({name: 20.0})
+        assert Counter(heavy.make("train", i)["soundfont"] for i in range(12))[name] >= 10, name
+    with pytest.raises(ValueError, match="names no SoundFont in use: Nope"):
+        maker({"Nope": 2.0})
