@@ -38,6 +38,8 @@ def test_the_bank_holds_every_training_hit_as_rendered(bank):
     cands = maker.candidates("train")
     assert len(index["candidates"]) == sum(len(v) for v in cands.values())
     assert {c["class"] for c in index["candidates"]} == set(cands) == set(DRUM_CLASSES)
+    # a SoundFont hit carries its font's --font-weight (1 here), which the bank's draw weighs it by
+    assert {c["weight"] for c in index["candidates"] if c["kind"] == "soundfont"} == {1.0}
     assert {c["source"].split(" / ")[0] for c in index["candidates"] if c["kind"] == "soundfont"} == {"sf_GMbank"}
     audio, sr = sf.read(folder / AUDIO, dtype="float32")
     assert sr == SR and len(audio) == index["num_samples"]

@@ -118,3 +118,18 @@ def test_set_ups_eas_font_trains_both_configs_and_shares_no_sound_with_the_test_
         for r in rows:  # each drawn example sounds (a ride bell at velocity 22 through a 790 Hz low-pass: 3e-4)
             x, _ = sf.read(io.BytesIO(r["audio"]["bytes"]))
             assert np.abs(x).max() > 1e-4, r["id"]
+
+
+def test_eas_font_names_a_missing_library_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    import dub_dataset.sonivox as sonivox
+
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    monkeypatch.setattr(sonivox, "LIBRARY", "libsonivox-not-here.so.3")  # a machine without Debian's libsonivox3
+    sonivox._lib.cache_clear()
+    try:
+        assert main(["eas-font", str(tmp_path / "x.sf2")]) != 0
+        err = capsys.readouterr().err
+        assert "libsonivox not found" in err and "install Debian's libsonivox3" in err
+    finally:
+        sonivox._lib.cache_clear()
+    assert not (tmp_path / "x.sf2").exists()
