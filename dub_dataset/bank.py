@@ -172,6 +172,9 @@ class BankMaker:
         for c in self.index["candidates"]:
             self.by_class.setdefault(c["class"], []).append(c)
         self.classes = sorted(self.by_class, key=DRUM_CLASSES.index)
+        # a SoundFont hit's font --font-weight (banks written before it have none: 1); None when all are 1
+        weighted = any(c.get("weight", 1.0) != 1.0 for c in self.index["candidates"])
+        self._weight = (lambda c: c.get("weight", 1.0)) if weighted else None
         self._layers = {id(c): KitInstrument(c["instrument"], c["class"], c["note"], 1.0, tuple(
             Layer(str(i), h["min_velocity"], h["max_velocity"], 1.0) for i, h in enumerate(c["hits"])))
             for c in self.index["candidates"] if c["kind"] == "recorded"}
@@ -190,7 +193,7 @@ class BankMaker:
         rng = np.random.default_rng([self.seed, SPLITS.index(self.index["split"]), index])
         for _ in range(MAX_ATTEMPTS):
             cls, cand = draw_drum_candidate(rng, self.classes, self.by_class, lambda c: c["kind"] == "recorded",
-                                            lambda c: c.get("weight", 1.0))  # its font's --font-weight
+                                            self._weight)
             velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
             params = effects.draw(rng, self.augment)
             if cand["kind"] == "recorded":  # the layer Hydrogen would play (its Layer.path: the hit's place here)

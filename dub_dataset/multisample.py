@@ -88,6 +88,16 @@ def sounding_cents(x: np.ndarray, rate: int, note: int) -> float | None:
     return float(np.median(cents)) if hi - lo < 30 else None
 
 
+def key_ranges(roots: list[int]) -> list[tuple[int, int]]:
+    """Each sorted root's key range: half-way to its neighbours', the ends stretched to 0 and 127.
+
+    >>> key_ranges([48, 54, 60])
+    [(0, 51), (52, 57), (58, 127)]
+    """
+    return [(0 if i == 0 else (roots[i - 1] + r) // 2 + 1, 127 if i == len(roots) - 1 else (r + roots[i + 1]) // 2)
+            for i, r in enumerate(roots)]
+
+
 def _zones(notes: dict[int, Path], label: str, report: list[str]):
     """Zones of one instrument. A recording that sounds a semitone (51-150 cents) off its name is
     rooted where it sounds (a mislabelled file); one an octave or more off keeps its name's root
@@ -121,9 +131,7 @@ def _zones(notes: dict[int, Path], label: str, report: list[str]):
     takes = [by_root[r] for r in sorted(by_root)]
     roots = [t[0] for t in takes]
     zones = []
-    for i, (root, correction, x, stem, _) in enumerate(takes):
-        lo = 0 if i == 0 else (roots[i - 1] + root) // 2 + 1
-        hi = 127 if i == len(roots) - 1 else (root + roots[i + 1]) // 2
+    for (lo, hi), (root, correction, x, stem, _) in zip(key_ranges(roots), takes):
         zones.append(Zone(samples=x / max(1.0, np.abs(x).max()), rate=STORE_RATE, key_range=(lo, hi), root_key=root,
                           correction_cents=correction, name=f"{label[:14]} {stem}",
                           generators={GEN_RELEASE_VOL: timecents(RELEASE_S)}))

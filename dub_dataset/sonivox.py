@@ -199,6 +199,7 @@ def eas_instruments(programs=None, step: int = 6, drums: bool = True, report: li
     semitones over their family's range, and (with ``drums``) the kit over the GM percussion keys.
     ``report`` collects the notes left out and why."""
     from .features import gm_program_names
+    from .multisample import key_ranges
     from .sf2write import GEN_RELEASE_VOL, MAX_TIMECENTS, Instrument, Zone, timecents
 
     report = [] if report is None else report
@@ -230,10 +231,8 @@ def eas_instruments(programs=None, step: int = 6, drums: bool = True, report: li
         roots, scale = [t[0] for t in takes], PEAK / max(float(np.abs(t[1]).max()) for t in takes)
         release = {GEN_RELEASE_VOL: timecents(RELEASE_S if release is None else release)}
         zones = []
-        for i, (root, y, loop) in enumerate(takes):
-            k_lo = 0 if i == 0 else (roots[i - 1] + root) // 2 + 1
-            k_hi = 127 if i == len(roots) - 1 else (root + roots[i + 1]) // 2
-            zones.append(Zone(samples=y * scale, rate=rate, key_range=(k_lo, k_hi), root_key=root, correction_cents=0,
+        for key_range, (root, y, loop) in zip(key_ranges(roots), takes):
+            zones.append(Zone(samples=y * scale, rate=rate, key_range=key_range, root_key=root, correction_cents=0,
                               loop=loop, name=f"EAS{p:03d} {root}", generators=dict(release)))
         out.append(Instrument(name=names[p], program=p, zones=zones))
     if drums:
@@ -261,7 +260,8 @@ def eas_to_soundfont(out: str | Path, step: int = 6, programs=None, drums: bool 
     """Render EAS's GM set and write it as one SoundFont (``Sonivox EAS``), atomically."""
     from .sf2write import write_soundfont
 
+    instruments = eas_instruments(programs, step, drums, report)  # checks its arguments before loading the library
     cfg = eas_config()
-    return write_soundfont(out, "Sonivox EAS", eas_instruments(programs, step, drums, report),
+    return write_soundfont(out, "Sonivox EAS", instruments,
                            comment=f"Sonivox EAS {cfg['version']} GM set (Apache-2.0), rendered by dub eas-font "
                                    f"every {step} semitones at {cfg['sample_rate']} Hz")

@@ -416,7 +416,7 @@ class DrumMaker(_SoundFontMaker):
         classes = sorted(cands, key=DRUM_CLASSES.index)
         for _ in range(MAX_ATTEMPTS):
             cls, (font, kit, note) = draw_drum_candidate(rng, classes, cands, lambda c: isinstance(c[0], DrumKit),
-                                                         self._kit_weight)
+                                                         self._kit_weight if self.spec.font_weights else None)
             velocity = int(rng.integers(VELOCITY_RANGE[0], VELOCITY_RANGE[1] + 1))
             engine = self.engines[rng.integers(len(self.engines))]
             params = effects.draw(rng, self.spec.augment)

@@ -101,7 +101,7 @@ if [ ! -f "$GU_DIR/STK_Instruments.sf2" ] && command -v stk-demo >/dev/null; the
     || echo "[setup] warning: STK instruments not rendered; the notes config trains without them" >&2
 fi
 # The GM set of Sonivox EAS, Android's MIDI synthesiser (Debian libsonivox3, Apache-2.0): its 128
-# programs and its drum kit rendered note by note into a SoundFont (110 MB, about 10 s): an eighth
+# programs and its drum kit rendered note by note into a SoundFont (114 MB, about 10 s): an eighth
 # training source for the notes config and a training kit for the drums config.
 if [ ! -f "$GU_DIR/Sonivox_EAS.sf2" ]; then
   echo "[setup] rendering Sonivox EAS's GM set into $GU_DIR/Sonivox_EAS.sf2"

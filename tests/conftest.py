@@ -20,6 +20,15 @@ def small_fonts():
     return list(SMALL_FONTS)
 
 
+def cents_off(x: np.ndarray, key: int, sr: int = SR, start_s: float = 0.2, end_s: float = 1.0) -> float:
+    """How many cents ``x`` sounds above MIDI ``key``: YIN's median f0 between ``start_s`` and ``end_s``."""
+    import librosa
+
+    f0 = librosa.yin(x[int(start_s * sr): int(end_s * sr)].astype(np.float32), fmin=60, fmax=2000, sr=sr,
+                     frame_length=2048)
+    return float(1200 * np.log2(np.median(f0) / (440 * 2 ** ((key - 69) / 12))))
+
+
 def dominant_hz(x: np.ndarray, sr: int = SR) -> float:
     spec = np.abs(np.fft.rfft(x * np.hanning(len(x))))
     k = int(np.argmax(spec))

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SR, TIMGM, ffmpeg
+from conftest import SR, TIMGM, cents_off, ffmpeg
 
 from dub_dataset.multisample import TONEJS_PROGRAMS, note_of_name
 from dub_dataset.render import Note, get_engine
@@ -15,13 +15,6 @@ from dub_dataset.soundfonts import load_soundfont, soundfont_split
 from dub_models.cli import main
 
 TONEJS = Path("~/.local/share/soundfonts/ToneJS_Instruments.sf2").expanduser()
-
-
-def _cents(x: np.ndarray, key: int, sr: int = SR) -> float:
-    import librosa
-
-    f0 = librosa.yin(x[int(0.1 * sr): int(0.9 * sr)].astype(np.float32), fmin=60, fmax=2000, sr=sr, frame_length=2048)
-    return float(1200 * np.log2(np.median(f0) / (440 * 2 ** ((key - 69) / 12))))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +49,7 @@ def test_each_key_sounds_its_pitch_and_a_mislabelled_recording_is_rooted_where_i
     eng = get_engine(engine, SR)
     for key in (60, 62, 64, 69, 71, 75, 77):  # roots, and keys between them (resampled)
         x = eng.render(str(out), font.melodic()[0], [Note(0.0, 1.0, key, 100)], 1.2, drum=False)
-        assert abs(_cents(x, key)) < 25, (engine, key)
+        assert abs(cents_off(x, key, start_s=0.1, end_s=0.9)) < 25, (engine, key)
 
 
 def test_a_note_stops_after_its_release_and_the_conversion_repeats_byte_for_byte(flute_set, tmp_path, capsys):
@@ -100,7 +93,7 @@ def test_the_tonejs_instruments_train_the_notes_config_at_their_pitch():
     eng = get_engine("tinysoundfont", SR)
     for program, key in ((40, 67), (42, 50), (56, 65), (73, 76), (33, 40)):
         x = eng.render(str(TONEJS), by_program[program], [Note(0.0, 1.0, key, 100)], 1.2, drum=False)
-        assert abs(_cents(x, key)) < 30, (program, key)
+        assert abs(cents_off(x, key, start_s=0.1, end_s=0.9)) < 30, (program, key)
     maker = make_maker(Spec("notes", seed=0, soundfonts=[TIMGM, str(TONEJS)], split_by="soundfont", sample_rate=SR))
     assert {f.name for f, _ in maker.sources_in("train")} == {"ToneJS_Instruments"}
     rows = [maker.make("train", i) for i in range(6)]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SR, TIMGM
+from conftest import SR, TIMGM, cents_off
 
 from dub_dataset.constants import DRUM_NOTES
 from dub_dataset.render import Note, get_engine
@@ -19,14 +19,6 @@ from dub_models.cli import main
 pytestmark = pytest.mark.skipif(ctypes.util.find_library("sonivox") is None,
                                 reason="Debian's libsonivox3 not installed (scripts/setup.sh installs it)")
 EAS_FONT = Path("~/.local/share/soundfonts/Sonivox_EAS.sf2").expanduser()
-
-
-def _cents(x: np.ndarray, key: int, sr: int, start_s: float = 0.2, end_s: float = 1.0) -> float:
-    import librosa
-
-    f0 = librosa.yin(x[int(start_s * sr): int(end_s * sr)].astype(np.float32), fmin=60, fmax=2000, sr=sr,
-                     frame_length=2048)
-    return float(1200 * np.log2(np.median(f0) / (440 * 2 ** ((key - 69) / 12))))
 
 
 def _rms(x, sr, a, b):
@@ -40,10 +32,10 @@ def test_eas_renders_a_note_at_its_key_repeatably_louder_with_velocity_and_relea
     assert rate == 22_050
     x = render_eas_note(73, 69, hold_s=2.0, tail_s=0.6)  # a flute, A4
     assert x.dtype == np.float32 and np.isfinite(x).all() and len(x) >= int(2.6 * rate)
-    assert abs(_cents(x, 69, rate)) < 20
+    assert abs(cents_off(x, 69, rate)) < 20
     assert np.array_equal(render_eas_note(73, 69, hold_s=2.0, tail_s=0.6), x)  # no random element
     assert _rms(x, rate, 1.9, 2.0) > 30 * _rms(x, rate, 2.5, 2.6)  # released at its note-off
-    assert abs(_cents(render_eas_note(0, 57), 57, rate)) < 20  # a piano
+    assert abs(cents_off(render_eas_note(0, 57), 57, rate)) < 20  # a piano
     quiet, loud = (np.abs(render_eas_note(0, 60, velocity=v, hold_s=0.5, tail_s=0.1)).max() for v in (40, 120))
     assert loud > 3 * quiet > 0
     # its reverb is bypassed: a short drum hit is silent 0.3 s after it died away in the dry render
@@ -85,7 +77,7 @@ def test_eas_font_cli_writes_a_training_font_with_a_kit_both_engines_play(tmp_pa
         eng = get_engine(engine, SR)
         for program, key in ((0, 63), (40, 70), (56, 66)):  # keys between rendered notes
             x = eng.render(str(out), melodic[program], [Note(0.0, 1.2, key, 100)], 1.4, drum=False)
-            assert abs(_cents(x, key, SR)) < 30, (engine, program, key)
+            assert abs(cents_off(x, key, SR)) < 30, (engine, program, key)
         # the organ's loop holds it for as long as the key is down, 3.5 s of a 0.5-0.7 s loop
         organ = eng.render(str(out), melodic[19], [Note(0.0, 3.5, 60, 100)], 3.8, drum=False)
         assert _rms(organ, SR, 3.0, 3.4) > 0.5 * _rms(organ, SR, 0.6, 1.0) > 0
@@ -133,3 +125,5 @@ def test_eas_font_names_a_missing_library_and_writes_nothing(tmp_path, capsys, m
     finally:
         sonivox._lib.cache_clear()
     assert not (tmp_path / "x.sf2").exists()
+    assert main(["eas-font", str(tmp_path / "x.sf2"), "--step", "0"]) != 0
+    assert "step must be at least 1 semitone" in capsys.readouterr().err and not (tmp_path / "x.sf2").exists()

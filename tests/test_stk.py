@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import SR, TIMGM
+from conftest import SR, TIMGM, cents_off
 from pretty_midi import note_number_to_name
 
 from dub_dataset.render import Note, get_engine
@@ -20,25 +20,18 @@ pytestmark = pytest.mark.skipif(shutil.which("stk-demo") is None, reason="Debian
 STK_FONT = Path("~/.local/share/soundfonts/STK_Instruments.sf2").expanduser()
 
 
-def _cents(x: np.ndarray, key: int, sr: int) -> float:
-    import librosa
-
-    f0 = librosa.yin(x[int(0.2 * sr): int(1.0 * sr)].astype(np.float32), fmin=60, fmax=2000, sr=sr, frame_length=2048)
-    return float(1200 * np.log2(np.median(f0) / (440 * 2 ** ((key - 69) / 12))))
-
-
 def test_a_rendered_note_sounds_its_key_is_released_and_repeats_with_its_seed():
     x = render_stk_note("Clarinet", 57, seed=3)
     assert x.dtype == np.float32 and np.isfinite(x).all()
-    assert abs(_cents(x, 57, RENDER_RATE)) < 20
+    assert abs(cents_off(x, 57, RENDER_RATE)) < 20
     held = np.sqrt(np.mean(x[int(1.0 * RENDER_RATE): int(2.0 * RENDER_RATE)] ** 2))
     after = np.sqrt(np.mean(x[-int(0.2 * RENDER_RATE):] ** 2))
     assert held > 0.05 and after < 0.05 * held  # held 4.4 s, then let go
     assert np.array_equal(render_stk_note("Clarinet", 57, seed=3), x)  # the clock STK seeds from is frozen
     assert not np.array_equal(render_stk_note("Clarinet", 57, seed=4), x)  # and the seed moves its breath noise
     # a bowed string and an FM Rhodes sound their keys too; a plucked string decays
-    assert abs(_cents(render_stk_note("Bowed", 64, controls=((2, 90),)), 64, RENDER_RATE)) < 25
-    assert abs(_cents(render_stk_note("Rhodey", 60), 60, RENDER_RATE)) < 20
+    assert abs(cents_off(render_stk_note("Bowed", 64, controls=((2, 90),)), 64, RENDER_RATE)) < 25
+    assert abs(cents_off(render_stk_note("Rhodey", 60), 60, RENDER_RATE)) < 20
     pluck = render_stk_note("Plucked", 52)
     assert np.abs(pluck[: RENDER_RATE // 2]).max() > 10 * np.abs(pluck[3 * RENDER_RATE: 4 * RENDER_RATE]).max()
 
@@ -65,7 +58,7 @@ def test_stk_font_cli_writes_a_training_font_both_engines_play_at_pitch(tmp_path
         eng = get_engine(engine, SR)
         for program, key in ((71, 55), (73, 74), (4, 60), (40, 67)):  # keys between rendered notes
             x = eng.render(str(out), by_program[program], [Note(0.0, 1.2, key, 100)], 1.4, drum=False)
-            assert abs(_cents(x, key, SR)) < 30, (engine, program, key)
+            assert abs(cents_off(x, key, SR)) < 30, (engine, program, key)
     again = tmp_path / "again.sf2"
     assert main(["stk-font", str(again), "--step", "6"]) == 0
     assert again.read_bytes() == out.read_bytes()  # deterministic: the same seed, the same bytes
