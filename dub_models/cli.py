@@ -95,61 +95,46 @@ def cmd_synth_kit(a) -> int:
     return 0
 
 
-def cmd_gus2sf2(a) -> int:
-    from dub_dataset.gus import gus_to_soundfont
+def _font_written(path, report=(), verbose=True, summary=None) -> int:
+    """What a font-building command prints: its report (or a one-line summary of it) and what it wrote."""
     from dub_dataset.soundfonts import load_soundfont
 
-    font = load_soundfont(gus_to_soundfont(a.folder, a.out, a.name))
-    print(f"wrote {len(font.melodic())} melodic presets to {a.out} (put it in ~/.local/share/soundfonts "
-          f"for dub generate to find it, or pass --soundfont {a.out})")
+    font = load_soundfont(path)
+    for line in (report if verbose or summary is None else [summary]):
+        print(f"  {line}")
+    print(f"wrote {len(font.melodic())} melodic presets" + (" and a drum kit" if font.drum_kits() else "")
+          + f" to {path} (put it in ~/.local/share/soundfonts for dub generate to find it, or pass --soundfont {path})")
     return 0
+
+
+def cmd_gus2sf2(a) -> int:
+    from dub_dataset.gus import gus_to_soundfont
+
+    return _font_written(gus_to_soundfont(a.folder, a.out, a.name))
 
 
 def cmd_samples2sf2(a) -> int:
     from dub_dataset.multisample import multisample_to_soundfont
-    from dub_dataset.soundfonts import load_soundfont
 
     report: list[str] = []
-    font = load_soundfont(multisample_to_soundfont(a.folder, a.out, a.name, report))
-    for line in report:
-        print(f"  {line}")
-    print(f"wrote {len(font.melodic())} melodic presets to {a.out} (put it in ~/.local/share/soundfonts "
-          f"for dub generate to find it, or pass --soundfont {a.out})")
-    return 0
+    return _font_written(multisample_to_soundfont(a.folder, a.out, a.name, report), report)
 
 
 def cmd_stk_font(a) -> int:
-    from dub_dataset.soundfonts import load_soundfont
     from dub_dataset.stk import stk_to_soundfont
 
     report: list[str] = []
-    font = load_soundfont(stk_to_soundfont(a.out, step=a.step, seed=a.seed, report=report))
-    if a.verbose:
-        for line in report:
-            print(f"  {line}")
-    else:
-        out = sum("left out" in line for line in report)
-        print(f"  {out} notes left out, {len(report) - out} pitch remarks (--verbose lists them)")
-    print(f"wrote {len(font.melodic())} melodic presets to {a.out} (put it in ~/.local/share/soundfonts "
-          f"for dub generate to find it, or pass --soundfont {a.out})")
-    return 0
+    path = stk_to_soundfont(a.out, step=a.step, seed=a.seed, report=report)
+    out = sum("left out" in line for line in report)
+    return _font_written(path, report, a.verbose, f"{out} notes left out, {len(report) - out} pitch remarks (--verbose lists them)")
 
 
 def cmd_eas_font(a) -> int:
-    from dub_dataset.soundfonts import load_soundfont
     from dub_dataset.sonivox import eas_to_soundfont
 
     report: list[str] = []
-    font = load_soundfont(eas_to_soundfont(a.out, step=a.step, drums=not a.no_kit, report=report))
-    if a.verbose:
-        for line in report:
-            print(f"  {line}")
-    else:
-        print(f"  {len(report)} notes left out (silent in EAS; --verbose lists them)")
-    kits = font.drum_kits()
-    print(f"wrote {len(font.melodic())} melodic presets" + (" and a drum kit" if kits else "")
-          + f" to {a.out} (put it in ~/.local/share/soundfonts for dub generate to find it, or pass --soundfont {a.out})")
-    return 0
+    path = eas_to_soundfont(a.out, step=a.step, drums=not a.no_kit, report=report)
+    return _font_written(path, report, a.verbose, f"{len(report)} notes left out (silent in EAS; --verbose lists them)")
 
 
 def cmd_foxdot_kit(a) -> int:
