@@ -1,0 +1,84 @@
+"""How an effects classifier's recall depends on how strongly each effect was applied.
+
+    python scripts/effect_strength.py --dataset my_dub              # the shipped effects model, test split
+    python scripts/effect_strength.py --dataset my_dub --model runs/effects --split validation
+
+Scores the model on a dub `notes` split at its own thresholds (`dry` and the effects exclusive, as
+`dub classify` decodes), then, for each effect, splits the clips that carry it into quarters by the
+parameter the generator recorded for its strength (reverb wet level, delay and chorus mix, filter
+cut-off or width, distortion drive) and prints the recall in each quarter; and the false-alarm rate
+on the clips without the effect. An analysis for the README, not a feature: it tells whether the
+misses sit at the gentle settings (the label is hard to hear) or everywhere (the model is short).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+# effect -> (the column that records its strength, True when a larger value is a stronger effect)
+STRENGTH = {
+    "reverb": ("reverb_wet_level", True),
+    "delay": ("delay_mix", True),
+    "chorus": ("chorus_mix", True),
+    "lowpass": ("filter_cutoff_hz", False),
+    "highpass": ("filter_cutoff_hz", True),
+    "bandpass": ("filter_bandwidth_octaves", False),
+    "distortion": ("distortion_drive_db", True),
+}
+
+
+def strength_table(labels: list[str], pred: np.ndarray, truth: np.ndarray, columns: dict, quarters: int = 4) -> list[str]:
+    """Markdown rows: per effect, its strength column's quarter boundaries and the recall in each
+    quarter (gentlest first), then the false-alarm rate on clips without it."""
+    rows = [f"| effect | strength | {' | '.join(f'recall, quarter {q + 1}' for q in range(quarters))} | false alarms |",
+            "| --- | --- | " + " | ".join("---" for _ in range(quarters)) + " | --- |"]
+    for name, (column, stronger_up) in STRENGTH.items():
+        i = labels.index(name)
+        on = truth[:, i]
+        value = np.array([np.nan if v is None else v for v in columns[column]], float)
+        sel = on & np.isfinite(value)
+        if sel.sum() < quarters:
+            continue
+        v = value[sel] if stronger_up else -value[sel]
+        edges = np.quantile(v, np.linspace(0, 1, quarters + 1))
+        bin_of = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, quarters - 1)
+        hit = pred[sel, i]
+        cells = []
+        for q in range(quarters):
+            lo, hi = sorted((edges[q], edges[q + 1]))
+            lo, hi = (lo, hi) if stronger_up else (-hi, -lo)
+            cells.append(f"{hit[bin_of == q].mean():.2f} ({lo:.3g}-{hi:.3g})")
+        off = ~on
+        rows.append(f"| {name} | {column} | {' | '.join(cells)} | {pred[off, i].mean():.3f} |")
+    return rows
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", required=True, help="a dub dataset with the notes config")
+    ap.add_argument("--model", default=None, help="an effects classifier (default: the shipped one)")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--num-examples", type=int, default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args(argv)
+
+    import torch
+
+    from dub_models.classifier import exclusive_label, label_thresholds
+    from dub_models.evaluate import classifier_logits
+    from dub_models.train import multi_label_pred
+
+    torch.set_num_threads(a.threads)
+    m, task, ds, logits, y = classifier_logits(a.model, a.dataset, "effects", a.split, a.num_examples)
+    pred = multi_label_pred(logits, label_thresholds(m.config), exclusive_label(task.labels))
+    columns = {c: ds[c] for c in {c for c, _ in STRENGTH.values()}}
+    print(f"{m.name_or_path} on {len(y)} clips of the {a.split} split of {a.dataset}; each effect's clips in quarters "
+          "by strength, gentlest first (the range of the strength column in brackets)")
+    print("\n".join(strength_table(list(task.labels), pred, y > 0.5, columns)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
