@@ -29,11 +29,11 @@ STRENGTH = {
 }
 
 
-def strength_table(labels: list[str], pred: np.ndarray, truth: np.ndarray, columns: dict, quarters: int = 4) -> list[str]:
-    """Markdown rows: per effect, its strength column's quarter boundaries and the recall in each
-    quarter (gentlest first), then the false-alarm rate on clips without it."""
-    rows = [f"| effect | strength | {' | '.join(f'recall, quarter {q + 1}' for q in range(quarters))} | false alarms |",
-            "| --- | --- | " + " | ".join("---" for _ in range(quarters)) + " | --- |"]
+def strength_recall(labels: list[str], pred: np.ndarray, truth: np.ndarray, columns: dict, quarters: int = 4) -> dict:
+    """Per effect with at least ``quarters`` clips: its strength column, the clips in each quarter by
+    strength (gentlest first), each quarter's strength range and recall, and the false-alarm rate on the
+    clips without the effect."""
+    out = {}
     for name, (column, stronger_up) in STRENGTH.items():
         i = labels.index(name)
         on = truth[:, i]
@@ -41,17 +41,26 @@ def strength_table(labels: list[str], pred: np.ndarray, truth: np.ndarray, colum
         sel = on & np.isfinite(value)
         if sel.sum() < quarters:
             continue
-        v = value[sel] if stronger_up else -value[sel]
+        v = value[sel] if stronger_up else -value[sel]  # larger is stronger
         edges = np.quantile(v, np.linspace(0, 1, quarters + 1))
         bin_of = np.clip(np.searchsorted(edges, v, side="right") - 1, 0, quarters - 1)
-        hit = pred[sel, i]
-        cells = []
-        for q in range(quarters):
-            lo, hi = sorted((edges[q], edges[q + 1]))
-            lo, hi = (lo, hi) if stronger_up else (-hi, -lo)
-            cells.append(f"{hit[bin_of == q].mean():.2f} ({lo:.3g}-{hi:.3g})")
-        off = ~on
-        rows.append(f"| {name} | {column} | {' | '.join(cells)} | {pred[off, i].mean():.3f} |")
+        sign = 1 if stronger_up else -1
+        out[name] = {"column": column,
+                     "ranges": [(sign * edges[q], sign * edges[q + 1]) for q in range(quarters)],
+                     "clips": [int((bin_of == q).sum()) for q in range(quarters)],
+                     "recall": [float(pred[sel, i][bin_of == q].mean()) if (bin_of == q).any() else float("nan")
+                                for q in range(quarters)],
+                     "false_alarms": float(pred[~on, i].mean()) if (~on).any() else float("nan")}
+    return out
+
+
+def strength_table(result: dict, quarters: int = 4) -> list[str]:
+    """Markdown rows of ``strength_recall``'s result."""
+    rows = [f"| effect | strength | {' | '.join(f'recall, quarter {q + 1}' for q in range(quarters))} | false alarms |",
+            "| --- | --- | " + " | ".join("---" for _ in range(quarters)) + " | --- |"]
+    for name, r in result.items():
+        cells = [f"{rec:.2f} ({a:.3g} to {b:.3g})" for rec, (a, b) in zip(r["recall"], r["ranges"])]
+        rows.append(f"| {name} | {r['column']} | {' | '.join(cells)} | {r['false_alarms']:.3f} |")
     return rows
 
 
@@ -76,7 +85,7 @@ def main(argv=None) -> int:
     columns = {c: ds[c] for c in {c for c, _ in STRENGTH.values()}}
     print(f"{m.name_or_path} on {len(y)} clips of the {a.split} split of {a.dataset}; each effect's clips in quarters "
           "by strength, gentlest first (the range of the strength column in brackets)")
-    print("\n".join(strength_table(list(task.labels), pred, y > 0.5, columns)))
+    print("\n".join(strength_table(strength_recall(list(task.labels), pred, y > 0.5, columns))))
     return 0
 
 

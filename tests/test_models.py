@@ -517,6 +517,34 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
         assert conf["counts"][i][i] == round(r["per_label"][n]["recall"] * r["per_label"][n]["support"])
 
 
+def test_effect_strength_splits_each_effects_recall_by_quarter(small_dataset):
+    """scripts/effect_strength.py: each effect's clips in quarters by recorded strength, gentlest first;
+    the quarters' recalls, weighed by their clips, give back the effect's recall as dub evaluate reports it."""
+    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
+    import effect_strength
+
+    from dub_models.classifier import exclusive_label, label_thresholds
+    from dub_models.evaluate import classifier_logits, evaluate_classifier
+    from dub_models.train import multi_label_pred
+
+    m, task, ds, logits, y = classifier_logits(None, str(small_dataset), "effects", "train")
+    pred = multi_label_pred(logits, label_thresholds(m.config), exclusive_label(task.labels))
+    columns = {c: ds[c] for c, _ in effect_strength.STRENGTH.values()}
+    result = effect_strength.strength_recall(list(task.labels), pred, y > 0.5, columns, quarters=2)
+    per_label = evaluate_classifier(str(small_dataset), "effects", split="train")["per_label"]
+    assert result, "no effect with two clips in the split"
+    for name, r in result.items():
+        assert sum(r["clips"]) == per_label[name]["support"]  # every clip carrying the effect has its strength
+        weighed = sum(c * rec for c, rec in zip(r["clips"], r["recall"]) if c)
+        assert weighed / sum(r["clips"]) == pytest.approx(per_label[name]["recall"], abs=1e-3)
+        column, stronger_up = effect_strength.STRENGTH[name]
+        values = [v for v, on in zip(columns[column], y[:, task.labels.index(name)] > 0.5) if on]
+        (a, b), (c, d) = r["ranges"]  # gentlest quarter first: a low-pass's highest cut-off, a reverb's least wet
+        assert b == c and (a, d) == pytest.approx((min(values), max(values)) if stronger_up else (max(values), min(values)))
+    rows = effect_strength.strength_table(result, quarters=2)
+    assert len(rows) == 2 + len(result) and all(f"| {n} | " in "".join(rows) for n in result)
+
+
 def names_of(task: str) -> tuple:
     from dub_models.tasks import get_task
 
