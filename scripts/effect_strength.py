@@ -7,7 +7,8 @@ Scores the model on a dub `notes` split at its own thresholds (`dry` and the eff
 `dub classify` decodes), then, for each effect, splits the clips that carry it into quarters by the
 parameter the generator recorded for its strength (reverb wet level, delay and chorus mix, filter
 cut-off or width, distortion drive) and prints the recall in each quarter; and the false-alarm rate
-on the clips without the effect. An analysis for the README, not a feature: it tells whether the
+on the clips without the effect; then the low- and high-passes' recall by their cut-off over
+the note's fundamental (a high-pass far below it removes next to nothing). An analysis for the README, not a feature: it tells whether the
 misses sit at the gentle settings (the label is hard to hear) or everywhere (the model is short).
 """
 
@@ -64,6 +65,27 @@ def strength_table(result: dict, quarters: int = 4) -> list[str]:
     return rows
 
 
+# cut-off over the note's fundamental: where a filter leaves the note whole, takes its fundamental, or more
+RATIO_BINS = ((0, 0.5), (0.5, 1), (1, 2), (2, 4), (4, 8), (8, np.inf))
+
+
+def cutoff_vs_pitch(labels: list[str], pred: np.ndarray, truth: np.ndarray, cutoff, pitch) -> dict:
+    """Low- and high-pass recall by the cut-off over the note's fundamental (MIDI ``pitch``), in
+    ``RATIO_BINS``: {filter: [(bin, clips, recall), ...]} (bins without clips left out)."""
+    f0 = 440.0 * 2.0 ** ((np.asarray(pitch, float) - 69) / 12)
+    ratio = np.array([np.nan if c is None else c for c in cutoff], float) / f0
+    out = {}
+    for name in ("lowpass", "highpass"):
+        on = truth[:, labels.index(name)]
+        rows = []
+        for lo, hi in RATIO_BINS:
+            sel = on & (ratio >= lo) & (ratio < hi)
+            if sel.any():
+                rows.append(((lo, hi), int(sel.sum()), float(pred[sel, labels.index(name)].mean())))
+        out[name] = rows
+    return out
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", required=True, help="a dub dataset with the notes config")
@@ -86,6 +108,11 @@ def main(argv=None) -> int:
     print(f"{m.name_or_path} on {len(y)} clips of the {a.split} split of {a.dataset}; each effect's clips in quarters "
           "by strength, gentlest first (the range of the strength column in brackets)")
     print("\n".join(strength_table(strength_recall(list(task.labels), pred, y > 0.5, columns))))
+    print("\nlow- and high-pass recall by the cut-off over the note's fundamental\n"
+          "| filter | cut-off / fundamental | clips | recall |\n| --- | --- | --- | --- |")
+    for name, rows in cutoff_vs_pitch(list(task.labels), pred, y > 0.5, ds["filter_cutoff_hz"], ds["pitch"]).items():
+        for (lo, hi), n, rec in rows:
+            print(f"| {name} | {lo:g} to {hi:g} | {n} | {rec:.2f} |")
     return 0
 
 

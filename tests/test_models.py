@@ -541,6 +541,12 @@ def test_effect_strength_splits_each_effects_recall_by_quarter(small_dataset):
         values = [v for v, on in zip(columns[column], y[:, task.labels.index(name)] > 0.5) if on]
         (a, b), (c, d) = r["ranges"]  # gentlest quarter first: a low-pass's highest cut-off, a reverb's least wet
         assert b == c and (a, d) == pytest.approx((min(values), max(values)) if stronger_up else (max(values), min(values)))
+    # the filters by cut-off over the note's fundamental: the bins hold every filtered clip once
+    for name, rows in effect_strength.cutoff_vs_pitch(list(task.labels), pred, y > 0.5, ds["filter_cutoff_hz"],
+                                                      ds["pitch"]).items():
+        assert sum(n for _, n, _ in rows) == per_label[name]["support"]
+        if rows:
+            assert sum(n * rec for _, n, rec in rows) / sum(n for _, n, _ in rows) == pytest.approx(per_label[name]["recall"], abs=1e-3)
     rows = effect_strength.strength_table(result, quarters=2)
     assert len(rows) == 2 + len(result) and all(f"| {n} | " in "".join(rows) for n in result)
 
