@@ -15,6 +15,7 @@ misses sit at the gentle settings (the label is hard to hear) or everywhere (the
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
@@ -102,12 +103,19 @@ def main(argv=None) -> int:
     from dub_models.train import multi_label_pred
 
     torch.set_num_threads(a.threads)
-    m, task, ds, logits, y = classifier_logits(a.model, a.dataset, "effects", a.split, a.num_examples)
+    try:
+        m, task, ds, logits, y = classifier_logits(a.model, a.dataset, "effects", a.split, a.num_examples)
+    except (OSError, ValueError) as e:  # no such dataset or split, no notes config, not an effects model
+        print(f"effect_strength: error: {e}", file=sys.stderr)
+        return 2
     pred = multi_label_pred(logits, label_thresholds(m.config), exclusive_label(task.labels))
     columns = {c: ds[c] for c in {c for c, _ in STRENGTH.values()}}
     print(f"{m.name_or_path} on {len(y)} clips of the {a.split} split of {a.dataset}; each effect's clips in quarters "
           "by strength, gentlest first (the range of the strength column in brackets)")
-    print("\n".join(strength_table(strength_recall(list(task.labels), pred, y > 0.5, columns))))
+    result = strength_recall(list(task.labels), pred, y > 0.5, columns)
+    if not result:
+        print(f"no effect is on 4 or more of the {len(y)} clips: nothing to split into quarters")
+    print("\n".join(strength_table(result)))
     print("\nlow- and high-pass recall by the cut-off over the note's fundamental\n"
           "| filter | cut-off / fundamental | clips | recall |\n| --- | --- | --- | --- |")
     for name, rows in cutoff_vs_pitch(list(task.labels), pred, y > 0.5, ds["filter_cutoff_hz"], ds["pitch"]).items():

@@ -517,7 +517,7 @@ def test_effects_training_leaves_spec_augment_off_by_default(small_dataset, tmp_
         assert conf["counts"][i][i] == round(r["per_label"][n]["recall"] * r["per_label"][n]["support"])
 
 
-def test_effect_strength_splits_each_effects_recall_by_quarter(small_dataset):
+def test_effect_strength_splits_each_effects_recall_by_quarter(small_dataset, capsys):
     """scripts/effect_strength.py: each effect's clips in quarters by recorded strength, gentlest first;
     the quarters' recalls, weighed by their clips, give back the effect's recall as dub evaluate reports it."""
     sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
@@ -549,6 +549,9 @@ def test_effect_strength_splits_each_effects_recall_by_quarter(small_dataset):
             assert sum(n * rec for _, n, rec in rows) / sum(n for _, n, _ in rows) == pytest.approx(per_label[name]["recall"], abs=1e-3)
     rows = effect_strength.strength_table(result, quarters=2)
     assert len(rows) == 2 + len(result) and all(f"| {n} | " in "".join(rows) for n in result)
+    # bad input: a dataset that is not there gets one error line, no traceback
+    assert effect_strength.main(["--dataset", str(small_dataset / "nowhere")]) == 2
+    assert "effect_strength: error:" in capsys.readouterr().err
 
 
 def names_of(task: str) -> tuple:
